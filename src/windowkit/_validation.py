@@ -1,0 +1,237 @@
+"""Argument validation and normalisation, shared by every windowkit operation.
+
+This is the only module that inspects user arguments. It turns ``window``,
+``stride`` and ``axes`` into normalised tuples, computes the output shape,
+works out result dtypes, checks ``out=``, and raises every argument error.
+The kernels never check arguments, and the public functions never
+re-implement any of this.
+"""
+
+import operator
+from dataclasses import dataclass
+
+import numpy as np
+
+MAX_WINDOW_DIMS = 3
+REDUCTIONS = ("max", "min", "mean", "sum")
+IMPLS = ("numba", "python", "strided")
+
+# bool, signed int, unsigned int, float, complex
+_SUPPORTED_KINDS = "biufc"
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Where a window slides: everything an operation needs besides the data.
+
+    ``axes``, ``window`` and ``stride`` have one entry per windowed axis, in
+    the order the caller gave the axes; ``axes`` holds non-negative ints.
+    """
+
+    axes: tuple
+    window: tuple
+    stride: tuple
+    out_shape: tuple
+
+
+def _as_int(value, name):
+    """Return ``value`` as a Python int, refusing floats, bools and others."""
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be an integer or a tuple of integers, got {value!r}")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(
+            f"{name} must be an integer or a tuple of integers, got {value!r}"
+        ) from None
+
+
+def _int_or_tuple(value, name):
+    """Return an int for a lone integer, else a tuple of ints."""
+    if isinstance(value, (tuple, list)):
+        return tuple(_as_int(v, name) for v in value)
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        return tuple(_as_int(v, name) for v in value.tolist())
+    return _as_int(value, name)
+
+
+def check_choice(value, name, choices):
+    """Raise ValueError unless ``value`` is one of ``choices``."""
+    if not isinstance(value, str) or value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be one of {options}, got {value!r}")
+
+
+def as_shape(shape):
+    """Validate a shape given as an int or a sequence of non-negative ints."""
+    shape = _int_or_tuple(shape, "shape")
+    if isinstance(shape, int):
+        shape = (shape,)
+    if any(n < 0 for n in shape):
+        raise ValueError(f"shape entries must be non-negative, got {shape}")
+    return shape
+
+
+def as_input_array(x, name="x"):
+    """Return ``x`` as an ndarray of a supported dtype with at least one axis.
+
+    Never copies an ndarray: the input is only ever read.
+    """
+    x = np.asarray(x)
+    check_dtype(x.dtype, name)
+    if x.ndim == 0:
+        raise ValueError(
+            f"{name} must have at least 1 dimension, got a 0-d array; "
+            "wrap a scalar in a list or use np.atleast_1d"
+        )
+    return x
+
+
+def check_dtype(dtype, name="x"):
+    """Raise TypeError for dtypes windowkit does not compute on."""
+    if dtype.kind not in _SUPPORTED_KINDS:
+        raise TypeError(
+            f"{name} has dtype {dtype}, which windowkit does not support; "
+            "use a bool, integer, float or complex array"
+        )
+
+
+def _normalize_axes(axes, ndim):
+    axes = _int_or_tuple(axes, "axes")
+    if isinstance(axes, int):
+        axes = (axes,)
+    normalized = []
+    for axis in axes:
+        if not -ndim <= axis < ndim:
+            raise ValueError(f"axis {axis} is out of bounds for an array of dimension {ndim}")
+        normalized.append(axis % ndim)
+    if len(set(normalized)) != len(normalized):
+        raise ValueError(f"axes must be distinct, got {axes} (the same axis twice)")
+    return tuple(normalized)
+
+
+def geometry(shape, window, stride, axes, *, default_stride=1):
+    """Normalise ``window``, ``stride`` and ``axes`` for an array of ``shape``.
+
+    ``stride=None`` means ``default_stride`` (pools pass ``"window"`` so
+    that windows do not overlap). Raises ValueError or TypeError, naming the
+    offending value and its limit, for anything that is not a valid window.
+    """
+    ndim = len(shape)
+    if ndim == 0:
+        raise ValueError(
+            "x must have at least 1 dimension, got a 0-d array; "
+            "wrap a scalar in a list or use np.atleast_1d"
+        )
+    window = _int_or_tuple(window, "window")
+    if axes is not None:
+        axes = _normalize_axes(axes, ndim)
+        if isinstance(window, int):
+            window = (window,) * len(axes)
+    elif isinstance(window, int):
+        # A lone int is a square window over the last two axes (or the only one).
+        window = (window,) * min(2, ndim)
+
+    if not 1 <= len(window) <= MAX_WINDOW_DIMS:
+        raise ValueError(
+            f"window must have 1 to {MAX_WINDOW_DIMS} entries (signal, image, volume), "
+            f"got {len(window)} in {window}"
+        )
+    if axes is None:
+        if len(window) > ndim:
+            raise ValueError(
+                f"window {window} has {len(window)} dimensions but x has only {ndim}"
+            )
+        axes = tuple(range(ndim - len(window), ndim))
+    elif len(axes) != len(window):
+        raise ValueError(
+            f"window {window} has {len(window)} entries but axes {axes} names {len(axes)} axes"
+        )
+    if any(k <= 0 for k in window):
+        raise ValueError(f"window entries must be positive, got {window}")
+
+    if stride is None:
+        stride = window if default_stride == "window" else default_stride
+    stride = _int_or_tuple(stride, "stride")
+    if isinstance(stride, int):
+        stride = (stride,) * len(window)
+    if len(stride) != len(window):
+        raise ValueError(
+            f"stride {stride} has {len(stride)} entries but the window has {len(window)}; "
+            "give one stride per windowed axis, or a single int"
+        )
+    if any(s <= 0 for s in stride):
+        raise ValueError(f"stride entries must be positive, got {stride}")
+
+    out_shape = list(shape)
+    for axis, k, s in zip(axes, window, stride):
+        if k > shape[axis]:
+            raise ValueError(f"window {k} does not fit axis {axis} of length {shape[axis]}")
+        out_shape[axis] = (shape[axis] - k) // s + 1
+    return Geometry(axes, window, stride, tuple(out_shape))
+
+
+def as_kernel_array(kernel):
+    """Validate a correlation kernel: 1 to 3 dims, non-empty, supported dtype."""
+    kernel = np.asarray(kernel)
+    check_dtype(kernel.dtype, "kernel")
+    if not 1 <= kernel.ndim <= MAX_WINDOW_DIMS:
+        raise ValueError(
+            f"kernel must have 1 to {MAX_WINDOW_DIMS} dimensions, got {kernel.ndim} "
+            f"(shape {kernel.shape})"
+        )
+    if kernel.size == 0:
+        raise ValueError(f"kernel must not be empty, got shape {kernel.shape}")
+    return kernel
+
+
+def pool_dtype(reduce, dtype):
+    """The result dtype of a pooling reduction, following numpy's reductions."""
+    if reduce in ("max", "min"):
+        if dtype.kind == "c":
+            raise TypeError(
+                f"{reduce} pooling is not defined for complex dtype {dtype}: "
+                "complex numbers have no order; pool np.abs(x) or x.real instead"
+            )
+        result = dtype
+    elif reduce == "sum":
+        result = np.zeros(1, dtype).sum().dtype
+    else:
+        result = np.zeros(1, dtype).mean().dtype
+    return result.newbyteorder("=")
+
+
+def correlate_dtype(x_dtype, kernel_dtype):
+    """The result dtype of correlate/convolve: ``np.sum`` of the promoted type."""
+    promoted = np.result_type(x_dtype, kernel_dtype)
+    return np.zeros(1, promoted).sum().dtype.newbyteorder("=")
+
+
+def accumulator_dtype(result_dtype):
+    """The dtype the loops compute in; Numba has no float16 arithmetic."""
+    if result_dtype == np.float16:
+        return np.dtype(np.float32)
+    return result_dtype
+
+
+def prepare_out(out, shape, dtype, *inputs):
+    """Return ``out`` checked against the expected shape and dtype, or a new array."""
+    if out is None:
+        return np.empty(shape, dtype)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, got {type(out).__name__}")
+    if out.shape != tuple(shape):
+        raise ValueError(f"out has shape {out.shape}, but the output shape is {tuple(shape)}")
+    if out.dtype != dtype:
+        raise ValueError(
+            f"out has dtype {out.dtype}, but the result dtype is {dtype} "
+            "(native byte order)"
+        )
+    if not out.flags.writeable:
+        raise ValueError("out is read-only; pass a writeable array")
+    if any(np.shares_memory(out, a) for a in inputs):
+        raise ValueError(
+            "out shares memory with the input; pass a separate array "
+            "(windowkit never writes into its input)"
+        )
+    return out

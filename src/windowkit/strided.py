@@ -1,0 +1,55 @@
+"""The vectorised reference: cut every window out as a view, then reduce them all.
+
+This is ``impl="strided"``, and the implementation every kernel is tested
+against. A stride-trick view (``numpy.lib.stride_tricks.sliding_window_view``,
+the same view as ``skimage.util.view_as_windows``) shows each window as an
+extra set of axes without copying anything; slicing it with ``[::s]`` keeps
+the windows a stride asks for. One numpy reduction over the window axes then
+computes every output at once.
+
+The view is free, but reducing it is not: numpy walks the view's odd strides,
+and ``tensordot`` copies every window into a contiguous block first, an
+``output size x window size`` temporary. That is the cost of vectorising by
+cutting windows out, and what the explicit loops in
+:mod:`windowkit.kernels` avoid.
+
+These functions take arguments already checked by the public API.
+"""
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+def window_view(x, geometry):
+    """Read-only view of the windows of ``x``: output shape + window shape."""
+    view = sliding_window_view(x, geometry.window, axis=geometry.axes)
+    keep = [slice(None)] * x.ndim
+    for axis, step in zip(geometry.axes, geometry.stride):
+        keep[axis] = slice(None, None, step)
+    return view[tuple(keep)]
+
+
+def pool(view, reduce, out):
+    """Reduce each window of ``view`` (from :func:`window_view`) into ``out``."""
+    window_axes = tuple(range(out.ndim, view.ndim))
+    if reduce == "max":
+        np.max(view, axis=window_axes, out=out)
+    elif reduce == "min":
+        np.min(view, axis=window_axes, out=out)
+    elif reduce == "sum":
+        np.sum(view, axis=window_axes, dtype=out.dtype, out=out)
+    else:
+        # numpy picks the accumulator: float64 for integers, float32 for float16.
+        np.mean(view, axis=window_axes, out=out)
+    return out
+
+
+def correlate(view, weights, out):
+    """Multiply each window of ``view`` by ``weights`` and sum, into ``out``.
+
+    ``weights`` has one axis per window axis, already conjugated (correlation)
+    or flipped (convolution), and of the dtype to accumulate in, so integer
+    products are summed without wrapping around.
+    """
+    out[...] = np.tensordot(view, weights, axes=weights.ndim)
+    return out
