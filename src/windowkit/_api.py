@@ -206,7 +206,9 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
         zero = v.accumulator_dtype(result_dtype).type(0)
         _run_loops(kernels.sum_pool, x, (window, zero), geometry, out, impl)
         if reduce == "mean":
-            np.divide(out, math.prod(geometry.window), out=out)
+            # As np.mean: dividing by an intp count computes complex64 and
+            # float32 means in double precision before rounding once.
+            np.divide(out, np.intp(math.prod(geometry.window)), out=out)
     return out
 
 
@@ -394,10 +396,12 @@ def _run_loops(loop, x, args, geometry, out, impl):
     The windowed axes are moved last and the batch axes folded into one
     without copying; see :mod:`windowkit.kernels` for the 4-D form.
     """
-    if x.dtype == np.float16:
+    # Numba computes on neither float16 nor byte-swapped data: convert (a copy).
+    native = x.dtype.newbyteorder("=")
+    if native == np.float16:
         x = x.astype(np.float32)
-    elif not x.dtype.isnative:
-        x = x.astype(x.dtype.newbyteorder("="))
+    elif native != x.dtype:
+        x = x.astype(native)
     # Numba has no float16: compute into float32, then round once at the end.
     target = np.empty(out.shape, np.float32) if out.dtype == np.float16 else out
 

@@ -1,0 +1,115 @@
+"""Shared dtypes, layouts, data makers and the comparison helper."""
+
+import numpy as np
+import pytest
+
+import windowkit as wk
+
+DTYPES = [
+    np.bool_,
+    np.int8, np.int16, np.int32, np.int64,
+    np.uint8, np.uint16, np.uint32, np.uint64,
+    np.float16, np.float32, np.float64,
+    np.complex64, np.complex128,
+]
+REAL_DTYPES = [dt for dt in DTYPES if np.dtype(dt).kind != "c"]
+IMPLS = ["numba", "python", "strided"]
+OPS = ["max", "min", "sum", "mean", "correlate", "convolve"]
+
+
+def make_data(shape, dtype, seed=0):
+    """Small integer values, so every sum in the tests is exact in any order.
+
+    Windows of up to 216 elements times kernel weights up to 3 stay below
+    2048, where float16 still holds every integer.
+    """
+    rng = np.random.default_rng(seed)
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return rng.integers(0, 2, shape).astype(bool)
+    if dtype.kind == "u":
+        return rng.integers(0, 4, shape).astype(dtype)
+    values = rng.integers(-3, 4, shape)
+    if dtype.kind == "c":
+        return (values + 1j * rng.integers(-3, 4, shape)).astype(dtype)
+    return values.astype(dtype)
+
+
+def _noncontiguous(x):
+    big = np.zeros(tuple(2 * n + 1 for n in x.shape), x.dtype)
+    every_other = tuple(slice(1, None, 2) for _ in x.shape)
+    big[every_other] = x
+    return big[every_other]
+
+
+def _negative_strides(x):
+    flip = tuple(slice(None, None, -1) for _ in x.shape)
+    return np.ascontiguousarray(x[flip])[flip]
+
+
+def _readonly(x):
+    x = x.copy()
+    x.flags.writeable = False
+    return x
+
+
+LAYOUTS = {
+    "C": lambda x: np.ascontiguousarray(x),
+    "F": lambda x: np.asfortranarray(x),
+    "noncontiguous": _noncontiguous,
+    "negative_strides": _negative_strides,
+    "readonly": _readonly,
+    "byteswapped": lambda x: x.astype(x.dtype.newbyteorder()),
+    "transposed_view": lambda x: np.ascontiguousarray(np.moveaxis(x, 0, -1)).transpose(
+        (x.ndim - 1,) + tuple(range(x.ndim - 1))
+    ),
+}
+
+
+def run_op(op, x, window, stride, axes, impl="numba", out=None):
+    """Call windowkit's ``op``; correlate and convolve use a kernel from make_data."""
+    if op in ("correlate", "convolve"):
+        kernel = make_kernel(window, x.dtype)
+        return getattr(wk, op)(x, kernel, stride, axes=axes, out=out, impl=impl)
+    return wk.pool(x, window, stride, reduce=op, axes=axes, out=out, impl=impl)
+
+
+def make_kernel(window, dtype):
+    """A deterministic, asymmetric kernel, so a missing flip shows."""
+    kernel = make_data(window, dtype, seed=1)
+    kernel.flat[0] = 1 if np.dtype(dtype).kind in "bu" else 3
+    return kernel
+
+
+def reference_op(op, x, window, stride, axes):
+    """The oracle of ``tests/reference.py`` for ``op``."""
+    import reference
+
+    if op in ("correlate", "convolve"):
+        kernel = make_kernel(window, x.dtype)
+        dtype = np.sum(np.zeros(1, np.result_type(x.dtype, kernel.dtype))).dtype
+        return reference.correlate(x, kernel, stride, axes, dtype, convolve=op == "convolve")
+    return reference.pool(x, window, stride, axes, op)
+
+
+def assert_same(actual, expected, exact=True, **context):
+    """Compare dtype, shape and values; name the case in every failure."""
+    where = ", ".join(f"{key}={value}" for key, value in context.items())
+    assert isinstance(actual, np.ndarray), f"not an ndarray: {type(actual)} ({where})"
+    assert actual.dtype == expected.dtype, f"dtype {actual.dtype} != {expected.dtype} ({where})"
+    assert actual.shape == expected.shape, f"shape {actual.shape} != {expected.shape} ({where})"
+    if exact:
+        np.testing.assert_array_equal(actual, expected, err_msg=where, strict=True)
+    else:
+        np.testing.assert_allclose(actual, expected, err_msg=where, **tolerance(actual.dtype))
+
+
+def tolerance(dtype):
+    """Rounding tolerance for float results computed in a different order."""
+    eps = np.finfo(dtype).eps
+    return {"rtol": 8 * eps, "atol": 8 * eps}
+
+
+@pytest.fixture(params=DTYPES, ids=lambda dt: np.dtype(dt).name)
+def dtype(request):
+    return np.dtype(request.param)

@@ -1,0 +1,104 @@
+"""Every op and impl against the oracles, swept over geometry, dtype and layout."""
+
+import itertools
+
+import numpy as np
+import pytest
+from conftest import (
+    DTYPES,
+    IMPLS,
+    LAYOUTS,
+    OPS,
+    assert_same,
+    make_data,
+    reference_op,
+    run_op,
+)
+
+SHAPES = {1: (13,), 2: (8, 7), 3: (7, 6, 8), 4: (6, 7, 6, 7)}
+
+
+def axes_choices(ndim):
+    """Every ordered choice of 1 to 3 distinct axes, negatives for variety."""
+    for n in range(1, min(3, ndim) + 1):
+        for axes in itertools.permutations(range(ndim), n):
+            yield axes
+            yield tuple(a - ndim for a in axes)
+
+
+def ops_for(dtype):
+    return [op for op in OPS if not (np.dtype(dtype).kind == "c" and op in ("max", "min"))]
+
+
+@pytest.mark.parametrize(
+    "ndim, axes", [(n, axes) for n in SHAPES for axes in axes_choices(n) if min(axes) >= 0 or n == 3]
+)
+def test_every_window_and_stride(ndim, axes):
+    """Windows and strides 1 to 6 on every axis choice, numba and strided."""
+    x = make_data(SHAPES[ndim], np.int16)
+    lengths = [SHAPES[ndim][a] for a in axes]
+    for k, s in itertools.product(range(1, 7), repeat=2):
+        # Different sizes on different axes: rotate through 1..6.
+        window = tuple(min((k + j - 1) % 6 + 1, n) for j, n in enumerate(lengths))
+        stride = tuple((s + 2 * j - 1) % 6 + 1 for j in range(len(axes)))
+        for op in OPS:
+            expected = reference_op(op, x, window, stride, axes)
+            for impl in ("numba", "strided"):
+                actual = run_op(op, x, window, stride, axes, impl)
+                assert_same(actual, expected, op=op, impl=impl, dtype="int16",
+                            shape=x.shape, window=window, stride=stride, axes=axes)
+
+
+@pytest.mark.parametrize("ndim", [1, 2, 3])
+def test_python_loop_matches_numba(ndim):
+    """impl="python" runs the same loops; check it on a smaller sweep."""
+    x = make_data(SHAPES[ndim], np.float64)
+    for axes in axes_choices(ndim):
+        for k, s in [(1, 1), (2, 3), (3, 1), (4, 2)]:
+            window = (k,) * len(axes)
+            for op in OPS:
+                expected = run_op(op, x, window, s, axes, "numba")
+                actual = run_op(op, x, window, s, axes, "python")
+                assert_same(actual, expected, op=op, impl="python", shape=x.shape,
+                            window=window, stride=s, axes=axes)
+
+
+GEOMETRIES = [
+    # shape, window, stride, axes
+    ((11,), (3,), (2,), None),
+    ((7, 9), (2, 3), (1, 2), None),
+    ((3, 8, 2, 7), (3, 2), (2, 1), (1, 3)),
+    ((2, 6, 5, 7), (2, 3, 2), (1, 2, 3), None),
+    ((5, 4, 6), (4, 3, 2), (4, 3, 2), (1, 2, 0)),
+]
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda dt: np.dtype(dt).name)
+def test_every_dtype(dtype, impl):
+    for shape, window, stride, axes in GEOMETRIES:
+        x = make_data(shape, dtype)
+        axes_used = axes if axes is not None else tuple(range(len(shape) - len(window), len(shape)))
+        for op in ops_for(dtype):
+            expected = reference_op(op, x, window, stride, axes_used)
+            actual = run_op(op, x, window, stride, axes, impl)
+            assert_same(actual, expected, op=op, impl=impl, dtype=np.dtype(dtype).name,
+                        shape=shape, window=window, stride=stride, axes=axes)
+
+
+@pytest.mark.parametrize("impl", IMPLS)
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+@pytest.mark.parametrize("dtype", [np.float64, np.uint8, np.float16, np.complex64],
+                         ids=lambda dt: np.dtype(dt).name)
+def test_every_layout(layout, dtype, impl):
+    for shape, window, stride, axes in GEOMETRIES:
+        base = make_data(shape, dtype)
+        x = LAYOUTS[layout](base)
+        axes_used = axes if axes is not None else tuple(range(len(shape) - len(window), len(shape)))
+        for op in ops_for(dtype):
+            expected = reference_op(op, base, window, stride, axes_used)
+            actual = run_op(op, x, window, stride, axes, impl)
+            assert actual.dtype.isnative, f"{op} returned non-native {actual.dtype}"
+            assert_same(actual, expected, op=op, impl=impl, layout=layout,
+                        dtype=np.dtype(dtype).name, shape=shape, window=window,
+                        stride=stride, axes=axes)
