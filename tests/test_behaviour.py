@@ -97,6 +97,15 @@ def test_lone_int_window_rules():
     assert wk.output_shape((60000, 28, 28), 2, 2) == (60000, 27 // 2 + 1, 27 // 2 + 1)
 
 
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("impl", IMPLS)
+def test_stride_longer_than_axis(op, impl):
+    x = make_data((3, 10), np.int64)
+    result = run_op(op, x, (2, 3), (2**70, 11), None, impl)
+    assert result.shape == (1, 1)
+    assert_same(result, run_op(op, x[:2, :3], (2, 3), 1, None, impl), op=op, impl=impl)
+
+
 def test_pool_stride_defaults_to_window_and_correlate_to_one():
     x = make_data((12, 12), np.float64)
     assert wk.max_pool(x, 3).shape == (4, 4)

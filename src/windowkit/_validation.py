@@ -168,6 +168,9 @@ def geometry(shape, window, stride, axes, *, default_stride=1):
         if k > shape[axis]:
             raise ValueError(f"window {k} does not fit axis {axis} of length {shape[axis]}")
         out_shape[axis] = (shape[axis] - k) // s + 1
+    # A stride past the axis end places one window, as the axis length would;
+    # capping keeps huge Python ints out of the compiled loops.
+    stride = tuple(min(s, shape[axis]) for axis, s in zip(axes, stride))
     return Geometry(axes, window, stride, tuple(out_shape))
 
 
