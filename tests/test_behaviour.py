@@ -248,6 +248,19 @@ def test_float16_computed_and_returned_as_float16():
     np.testing.assert_allclose(mean, view_as_blocks(x, (4, 4)).mean(axis=(-2, -1)), rtol=2e-3, atol=2e-3)
 
 
+@pytest.mark.parametrize("impl", IMPLS)
+def test_float16_mean_divides_before_rounding(impl):
+    # The float16 sum of these windows overflows; their mean does not.
+    x = np.full((8, 8), 60000, np.float16)
+    np.testing.assert_array_equal(wk.mean_pool(x, 4, impl=impl), np.full((2, 2), 60000, np.float16))
+    with np.errstate(over="ignore"):  # numpy warns when a sum overflows float16
+        assert np.isinf(wk.sum_pool(x, 4, impl=impl)).all()
+    rng = np.random.default_rng(2)
+    y = rng.uniform(0, 2048, (32, 32)).astype(np.float16)
+    expected = view_as_blocks(y, (4, 4)).mean(axis=(-2, -1))
+    np.testing.assert_array_equal(wk.mean_pool(y, 4, impl=impl), expected)
+
+
 # -- inputs, outputs and memory ------------------------------------------------
 
 

@@ -13,28 +13,9 @@ array([[ 5.,  7.],
        [13., 15.]])
 """
 
-from ._api import (
-    convolve,
-    correlate,
-    max_pool,
-    mean_pool,
-    min_pool,
-    output_shape,
-    pool,
-    sum_pool,
-    windows,
-)
+from . import _api
+from ._api import *  # noqa: F403 (the public API, listed once in _api.__all__)
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "windows",
-    "output_shape",
-    "correlate",
-    "convolve",
-    "pool",
-    "max_pool",
-    "min_pool",
-    "mean_pool",
-    "sum_pool",
-]
+__all__ = list(_api.__all__)

@@ -204,11 +204,8 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
         _run_loops(kernels.extreme_pool, x, (window, reduce == "max"), geometry, out, impl)
     else:
         zero = v.accumulator_dtype(result_dtype).type(0)
-        _run_loops(kernels.sum_pool, x, (window, zero), geometry, out, impl)
-        if reduce == "mean":
-            # As np.mean: dividing by an intp count computes complex64 and
-            # float32 means in double precision before rounding once.
-            np.divide(out, np.intp(math.prod(geometry.window)), out=out)
+        count = math.prod(geometry.window) if reduce == "mean" else None
+        _run_loops(kernels.sum_pool, x, (window, zero), geometry, out, impl, divide_by=count)
     return out
 
 
@@ -390,11 +387,12 @@ def _pad3(values, fill):
     return (fill,) * (3 - len(values)) + tuple(values)
 
 
-def _run_loops(loop, x, args, geometry, out, impl):
+def _run_loops(loop, x, args, geometry, out, impl, divide_by=None):
     """Run ``loop(x4, args[0], stride, *args[1:], out4)`` over 4-D views of x and out.
 
     The windowed axes are moved last and the batch axes folded into one
     without copying; see :mod:`windowkit.kernels` for the 4-D form.
+    ``divide_by`` turns sums into means before any rounding to float16.
     """
     # Numba computes on neither float16 nor byte-swapped data: convert (a copy).
     native = x.dtype.newbyteorder("=")
@@ -413,6 +411,10 @@ def _run_loops(loop, x, args, geometry, out, impl):
     work = out.size * math.prod(geometry.window)
     for x4, out4 in _folded_pairs(x_moved, target_moved, n_window_dims):
         loop.run(x4, args[0], stride, *args[1:], out4, impl=impl, work=work)
+    if divide_by is not None:
+        # As np.mean: dividing by an intp count computes complex64 and
+        # float32 means in double precision, then rounds once.
+        np.divide(target, np.intp(divide_by), out=target)
     if target is not out:
         out[...] = target
 

@@ -39,8 +39,9 @@ def pool(view, reduce, out):
     elif reduce == "sum":
         np.sum(view, axis=window_axes, dtype=out.dtype, out=out)
     else:
-        # numpy picks the accumulator: float64 for integers, float32 for float16.
-        np.mean(view, axis=window_axes, out=out)
+        # Without out=, numpy sums integers in float64 and float16 in float32;
+        # a float16 out= would make it sum in float16, which overflows.
+        out[...] = np.mean(view, axis=window_axes)
     return out
 
 
