@@ -2,19 +2,48 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+ASV := $(VENV)/bin/asv
 
-.PHONY: test clean
+# The asv subset CI runs once each (--quick): every class, a few parameters.
+BENCH_CHECK := "Loops|Convolve|PoolReductions|Startup" \
+	"Pool\.\w+\('(max|mean)', (3|16), (1|'block'), 'float32', '512x512'" \
+	"Pool\.\w+\('max', 3, 1, 'float32', '2048x2048', 'numba'\)" \
+	"Pool\.\w+\('max', 2, 2, 'uint8', '60000x28x28', 'numba'\)" \
+	"Correlate\.\w+\((3|5), 1, 'float64', '512x512'"
 
-# Reinstall when the project's dependencies change.
-$(VENV)/.installed-test: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+.PHONY: test bench-check bench bench-html compare clean
+
+# One stamp per set of extras; reinstall when pyproject.toml changes.
+$(VENV)/.installed-%: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -e ".[$*]"
 	touch $@
 
-test: $(VENV)/.installed-test
+# The whole test suite, after checking that every benchmark still runs.
+test: bench-check
 	$(PY) -m pytest
 
+# asv finds and checks every benchmark, then runs the subset once in .venv.
+bench-check: $(VENV)/.installed-test $(VENV)/.installed-bench
+	$(ASV) machine --yes > /dev/null
+	$(ASV) check --python=same
+	$(ASV) run --quick --python=same --dry-run --show-stderr $(foreach b,$(BENCH_CHECK),-b $(b))
+
+# The full suite on the latest commit of main, in an environment asv builds.
+bench: $(VENV)/.installed-bench
+	$(ASV) machine --yes > /dev/null
+	$(ASV) run "main^!"
+
+bench-html: $(VENV)/.installed-bench
+	$(ASV) publish
+	@echo "open .asv/html/index.html in a browser"
+
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis build src/*.egg-info
-	find src -name __pycache__ -prune -exec rm -rf {} +
+	rm -rf $(VENV) .asv .pytest_cache .hypothesis build src/*.egg-info
+	find src benchmarks -name __pycache__ -prune -exec rm -rf {} +
+
+# windowkit against numpy, scikit-image, scipy, OpenCV and PyTorch (where
+# installed): rewrites docs/comparison.* and the table in README.md.
+compare: $(VENV)/.installed-compare
+	$(PY) -m benchmarks.compare

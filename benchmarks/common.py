@@ -1,0 +1,86 @@
+"""Inputs and warm-up shared by the asv benchmarks and the comparison script.
+
+Not a benchmark module: asv finds no ``time_`` or ``peakmem_`` names here.
+"""
+
+import math
+
+import numpy as np
+
+import windowkit as wk
+from windowkit import _compile
+
+
+class Timed:
+    """asv timing attributes shared by every class with time_ benchmarks.
+
+    One process, 2 to 7 samples within about a second each, a short warm-up
+    (kernels are already compiled in setup). asv reports the median sample.
+    Together they keep the full grid to minutes on 2 cores.
+    """
+
+    processes = 1
+    repeat = (2, 7, 1.0)
+    warmup_time = 0.05
+
+
+SHAPES = {
+    "512x512": (512, 512),  # the seed notebook's grey astronaut size
+    "2048x2048": (2048, 2048),
+    "60000x28x28": (60000, 28, 28),  # an MNIST-sized batch
+}
+
+
+def make_input(shape, dtype, seed=0):
+    """Seeded random data: uniform floats in [0, 1), or uint8 over its whole range."""
+    rng = np.random.default_rng(seed)
+    if np.dtype(dtype) == np.uint8:
+        return rng.integers(0, 256, shape, dtype=np.uint8)
+    return rng.random(shape, dtype=np.dtype(dtype))
+
+
+def warm(call, dtype, ndim, window, stride):
+    """Compile ``call(x)`` for ``dtype`` and ``ndim`` outside any timing.
+
+    ``call`` gets C-contiguous inputs like the benchmark's. Two sizes: a tiny
+    one that runs the serial loop and one just large enough for the parallel
+    loop, so neither compiles inside a timed call.
+    """
+    k = max(window) if isinstance(window, tuple) else window
+    s = max(stride) if isinstance(stride, tuple) else stride
+    # Output side so that out.size * window size reaches the parallel threshold.
+    side = math.isqrt(_compile.PARALLEL_MIN_WORK // k**2) + 2
+    for out_side in (1, side):
+        n = k + (out_side - 1) * s
+        shape = (2,) * (ndim - 2) + (n, n)
+        call(make_input(shape, dtype))
+
+
+def skip(reason):
+    """asv's way to leave a parameter combination out: NotImplementedError."""
+    raise NotImplementedError(reason)
+
+
+def stride_value(stride, window):
+    return window if stride == "block" else stride
+
+
+# The direct loops (issue 2) cost O(window size) per output; combinations
+# that read more window elements than this take seconds per call and are
+# left out of the grid. Raise it when faster methods land.
+NUMBA_MAX_WORK = 3 * 10**8
+# The stride-trick reference is slower still, and tensordot copies every
+# window: output x window elements of memory.
+STRIDED_MAX_WORK = 2 * 10**7
+
+
+def too_slow(impl, shape, window, stride):
+    """Whether one call would read too many window elements for the grid."""
+    limit = STRIDED_MAX_WORK if impl == "strided" else NUMBA_MAX_WORK
+    return work(shape, window, stride) > limit
+
+
+def work(shape, window, stride, n_window_dims=2):
+    """Window reads of one call: output elements times window elements."""
+    out = wk.output_shape(shape, window, stride)
+    return math.prod(out) * window**n_window_dims

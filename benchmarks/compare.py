@@ -1,0 +1,449 @@
+"""windowkit side by side with what people use instead, in one process.
+
+Run ``make compare`` (or ``python -m benchmarks.compare`` from the repository
+root). For every case it builds the input once, runs windowkit and each
+installed peer on it, checks that the peer's answer equals windowkit's, and
+only then times them: the calls alternate round by round, and each figure is
+the median of its rounds. It writes ``docs/comparison.md``, the plot
+``docs/comparison.png`` and the table between the comparison markers in
+``README.md``.
+
+Peers: numpy stride-trick views and reshape-based blocks, scikit-image's
+``block_reduce``, ``scipy.ndimage`` filters and ``scipy.signal.correlate``
+(cropped and sliced to the valid, strided output), OpenCV (the ``compare``
+extra installs the headless build) and PyTorch, used where installed (no
+install step here pulls it in). A peer that is not installed is reported as
+missing, one that cannot do a case (a dtype, an overlap) is left blank, and
+one that gives a different answer is reported as such, never timed.
+"""
+
+import argparse
+import importlib
+import os
+import pathlib
+import platform
+import re
+import statistics
+import sys
+import time
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+import windowkit as wk
+
+from .common import make_input
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+DOCS = ROOT / "docs"
+README = ROOT / "README.md"
+START, END = "<!-- comparison:start -->", "<!-- comparison:end -->"
+COMMAND = "make compare"
+
+PEERS = ["numpy view", "numpy reshape", "skimage", "scipy.ndimage", "scipy.signal", "OpenCV", "PyTorch"]
+MODULES = {"skimage": "skimage", "scipy.ndimage": "scipy", "scipy.signal": "scipy",
+           "OpenCV": "cv2", "PyTorch": "torch"}
+
+
+class Unsupported(Exception):
+    """This peer has no way to compute this case (dtype, stride, reduction)."""
+
+
+# -- the cases -------------------------------------------------------------------
+
+
+class Case:
+    """One operation on one input: ``op`` is max, min, mean or correlate."""
+
+    def __init__(self, op, shape, dtype, window, stride):
+        self.op, self.shape, self.dtype = op, shape, np.dtype(dtype)
+        self.window, self.stride = window, stride
+
+    @property
+    def label(self):
+        size = "×".join(map(str, self.shape))
+        if self.op == "correlate":
+            return f"{size} {self.dtype.name}, correlate {self.window}×{self.window}" + (
+                f" stride {self.stride}" if self.stride != 1 else "")
+        return f"{size} {self.dtype.name}, {self.op} {self.window}/{self.stride}"
+
+    def inputs(self):
+        x = make_input(self.shape, self.dtype)
+        kernel = make_input((self.window, self.window), self.dtype, seed=1) if self.op == "correlate" else None
+        return x, kernel
+
+
+TABLE_CASES = [
+    Case("max", (512, 512), "float64", 4, 4),
+    Case("max", (512, 512), "float64", 4, 1),
+    Case("min", (512, 512), "float64", 4, 2),
+    Case("mean", (512, 512), "float64", 4, 4),
+    Case("max", (4096, 4096), "float32", 3, 1),
+    Case("max", (4096, 4096), "float32", 2, 2),
+    Case("max", (2048, 2048), "float32", 31, 1),
+    Case("mean", (2048, 2048), "float32", 15, 1),
+    Case("max", (60000, 28, 28), "uint8", 2, 2),
+    Case("correlate", (512, 512), "float64", 3, 1),
+    Case("correlate", (512, 512), "float64", 11, 1),
+    Case("correlate", (2048, 2048), "float32", 3, 1),
+    Case("correlate", (2048, 2048), "float32", 11, 1),
+]
+
+PLOT_WINDOWS = [2, 3, 5, 8, 16, 31]
+PLOT_PANELS = [
+    ("max pooling, stride 1, 2048×2048 float32", lambda k: Case("max", (2048, 2048), "float32", k, 1)),
+    ("correlation, 512×512 float64", lambda k: Case("correlate", (512, 512), "float64", k, 1)),
+]
+
+
+# -- windowkit and its peers --------------------------------------------------------
+
+
+def run_windowkit(case, x, kernel):
+    if case.op == "correlate":
+        return wk.correlate(x, kernel, case.stride)
+    return wk.pool(x, case.window, case.stride, reduce=case.op)
+
+
+def _valid_slice(full, case, anchor):
+    """Crop a same-size filter output to the valid, strided windows.
+
+    ``full[..., j]`` holds the window that starts at ``j - anchor``; keep the
+    ones that start at ``0, s, 2s, ...`` and end inside the input.
+    """
+    n_out = wk.output_shape(case.shape, case.window, case.stride)[-2:]
+    keep = tuple(slice(anchor, anchor + (n - 1) * case.stride + 1, case.stride) for n in n_out)
+    return full[(...,) + keep]
+
+
+def run_numpy_view(case, x, kernel):
+    view = sliding_window_view(x, (case.window, case.window), axis=(-2, -1))
+    view = view[..., :: case.stride, :: case.stride, :, :]
+    if case.op == "correlate":
+        return np.einsum("...ij,ij->...", view, kernel)
+    return getattr(np, case.op)(view, axis=(-2, -1))
+
+
+def run_numpy_reshape(case, x, kernel):
+    k = case.window
+    if case.op == "correlate" or case.stride != k:
+        raise Unsupported("blocks only")
+    rows, cols = (n // k * k for n in x.shape[-2:])
+    blocks = x[..., :rows, :cols].reshape(x.shape[:-2] + (rows // k, k, cols // k, k))
+    return getattr(blocks, case.op)(axis=(-3, -1))
+
+
+def run_skimage(case, x, kernel):
+    from skimage.measure import block_reduce
+
+    k = case.window
+    if case.op == "correlate" or case.stride != k:
+        raise Unsupported("blocks only")
+    rows, cols = (n // k * k for n in x.shape[-2:])
+    block = (1,) * (x.ndim - 2) + (k, k)
+    return block_reduce(x[..., :rows, :cols], block, getattr(np, case.op))
+
+
+def run_scipy_ndimage(case, x, kernel):
+    from scipy import ndimage
+
+    k = case.window
+    size = (1,) * (x.ndim - 2) + (k, k)
+    if case.op == "max":
+        full = ndimage.maximum_filter(x, size=size)
+    elif case.op == "min":
+        full = ndimage.minimum_filter(x, size=size)
+    elif case.op == "mean":
+        full = ndimage.uniform_filter(x, size=size, output=wk.mean_pool(x[..., :k, :k], k).dtype)
+    else:
+        full = ndimage.correlate(x, kernel.reshape(size))
+    # ndimage centres a window of size k on element k // 2.
+    return _valid_slice(full, case, k // 2)
+
+
+def run_scipy_signal(case, x, kernel):
+    from scipy import signal
+
+    if case.op != "correlate":
+        raise Unsupported("correlation only")
+    full = signal.correlate(x, kernel, mode="valid")
+    return full[:: case.stride, :: case.stride]
+
+
+def run_opencv(case, x, kernel):
+    import cv2
+
+    k = case.window
+    if x.dtype not in (np.uint8, np.float32, np.float64):
+        raise Unsupported(x.dtype.name)
+    # OpenCV filters 2-D images: stack a batch's images into rows. The valid
+    # windows never reach across two images, so the crop below is exact.
+    image = x.reshape(-1, x.shape[-1])
+    ones = np.ones((k, k), np.uint8)
+    if case.op == "max":
+        full = cv2.dilate(image, ones)
+    elif case.op == "min":
+        full = cv2.erode(image, ones)
+    elif case.op == "mean":
+        if x.dtype == np.uint8:
+            raise Unsupported("blur rounds uint8 means")
+        full = cv2.blur(image, (k, k))
+    else:
+        full = cv2.filter2D(image, -1, kernel)
+    # OpenCV anchors a k-sized kernel at k // 2, as ndimage does.
+    return _valid_slice(full.reshape(x.shape), case, k // 2)
+
+
+def run_pytorch(case, x, kernel):
+    import torch
+    import torch.nn.functional as F
+
+    if x.dtype not in (np.float32, np.float64):
+        raise Unsupported(f"{x.dtype.name} pooling")
+    t = torch.from_numpy(x).reshape((-1, 1) + x.shape[-2:])
+    k, s = case.window, case.stride
+    with torch.no_grad():
+        if case.op == "max":
+            y = F.max_pool2d(t, k, s)
+        elif case.op == "min":
+            y = -F.max_pool2d(-t, k, s)
+        elif case.op == "mean":
+            y = F.avg_pool2d(t, k, s)
+        else:
+            y = F.conv2d(t, torch.from_numpy(kernel)[None, None], stride=s)
+    return y.numpy().reshape(wk.output_shape(case.shape, case.window, case.stride))
+
+
+RUNNERS = {
+    "numpy view": run_numpy_view,
+    "numpy reshape": run_numpy_reshape,
+    "skimage": run_skimage,
+    "scipy.ndimage": run_scipy_ndimage,
+    "scipy.signal": run_scipy_signal,
+    "OpenCV": run_opencv,
+    "PyTorch": run_pytorch,
+}
+
+
+def available(peer):
+    try:
+        importlib.import_module(MODULES.get(peer, "numpy"))
+        return True
+    except ImportError:
+        return False
+
+
+def same_answer(result, expected, case):
+    """Exact for max and min; to rounding for sums (FFT and pairwise sums differ)."""
+    result = np.asarray(result)
+    if result.shape != expected.shape:
+        return False
+    if case.op in ("max", "min"):
+        return np.array_equal(result, expected)
+    rtol = 1e-4 if case.dtype == np.float32 else 1e-9
+    scale = np.abs(expected).max() if expected.size else 1.0
+    return np.allclose(result, expected, rtol=rtol, atol=rtol * scale)
+
+
+# -- timing ----------------------------------------------------------------------------
+
+
+def median_times(calls, rounds, budget):
+    """Median seconds per call of each ``calls[name]()``, alternating round by round.
+
+    A fast call is repeated within a round until the round lasts 20 ms or
+    more; rounds stop early when ``budget`` seconds have passed (at least 3).
+    """
+    loops = {}
+    for name, call in calls.items():
+        start = time.perf_counter()
+        call()
+        once = time.perf_counter() - start
+        loops[name] = max(1, int(0.02 / max(once, 1e-7)))
+    samples = {name: [] for name in calls}
+    started = time.perf_counter()
+    for round_index in range(rounds):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            for _ in range(loops[name]):
+                call()
+            samples[name].append((time.perf_counter() - start) / loops[name])
+        if round_index >= 2 and time.perf_counter() - started > budget:
+            break
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def measure(case, peers, rounds, budget):
+    """Check every peer against windowkit, then time those that agree."""
+    x, kernel = case.inputs()
+    expected = run_windowkit(case, x, kernel)  # compiles outside the timing
+    calls = {"windowkit": lambda: run_windowkit(case, x, kernel)}
+    notes = {}
+    for peer in peers:
+        if not available(peer):
+            notes[peer] = "missing"
+            continue
+        try:
+            result = RUNNERS[peer](case, x, kernel)
+        except Unsupported:
+            notes[peer] = ""
+            continue
+        if not same_answer(result, expected, case):
+            notes[peer] = "differs"
+            continue
+        calls[peer] = lambda peer=peer: RUNNERS[peer](case, x, kernel)
+    times = median_times(calls, rounds, budget)
+    return times, notes
+
+
+# -- output ------------------------------------------------------------------------------
+
+
+def format_time(seconds):
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
+    if seconds >= 1e-3:
+        return f"{seconds * 1e3:.3g} ms"
+    return f"{seconds * 1e6:.3g} µs"
+
+
+def table(rows, peers):
+    header = ["case", "windowkit"] + peers + ["windowkit ÷ fastest peer"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for case, times, notes in rows:
+        others = {name: t for name, t in times.items() if name != "windowkit"}
+        cells = [case.label, format_time(times["windowkit"])]
+        for peer in peers:
+            cells.append(format_time(times[peer]) if peer in times else notes.get(peer, ""))
+        if others:
+            fastest = min(others, key=others.get)
+            cells.append(f"{times['windowkit'] / others[fastest]:.2f} ({fastest})")
+        else:
+            cells.append("no peer")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def footnote(args):
+    import numba
+
+    versions = {"numpy": np.__version__, "numba": numba.__version__}
+    for name, module in [("scipy", "scipy"), ("scikit-image", "skimage"), ("OpenCV", "cv2"),
+                         ("PyTorch", "torch"), ("matplotlib", "matplotlib")]:
+        try:
+            versions[name] = importlib.import_module(module).__version__
+        except ImportError:
+            versions[name] = "not installed"
+    threads = [f"Numba {numba.get_num_threads()}"]
+    try:
+        import cv2
+        threads.append(f"OpenCV {cv2.getNumThreads()}")
+    except ImportError:
+        pass
+    try:
+        import torch
+        threads.append(f"PyTorch {torch.get_num_threads()}")
+    except ImportError:
+        pass
+    cpu = platform.processor() or platform.machine()
+    try:
+        model = re.search(r"model name\s*:\s*(.*)", pathlib.Path("/proc/cpuinfo").read_text())
+        cpu = model.group(1) if model else cpu
+    except OSError:
+        pass
+    return (
+        f"Measured by `{COMMAND}` (`python -m benchmarks.compare --rounds {args.rounds}`) on "
+        f"{cpu}, {os.cpu_count()} logical cores, Python {platform.python_version()}; "
+        f"threads: {', '.join(threads)}, numpy at its default. Versions: "
+        + ", ".join(f"{k} {v}" for k, v in versions.items())
+        + ". Each figure is the median of alternating rounds in one process; each peer's output "
+        "was checked against windowkit's before timing (exact for max/min, to rounding for sums). "
+        "Blank: the peer cannot do that case (a dtype, overlapping windows); missing: not installed. "
+        "windowkit's first call compiles its kernel; that call is not timed. "
+        "These are direct loops: the performance issue adds faster algorithms."
+    )
+
+
+def plot(panels, path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.5), constrained_layout=True)
+    for ax, (title, series) in zip(np.atleast_1d(axes), panels):
+        for name, points in series.items():
+            if points:
+                ks, ts = zip(*points)
+                ax.plot(ks, ts, marker="o", label=name, linewidth=2.5 if name == "windowkit" else 1.2)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(PLOT_WINDOWS, [str(k) for k in PLOT_WINDOWS])
+        ax.set_xlabel("window size (k×k)")
+        ax.set_ylabel("median time per call (s)")
+        ax.set_title(title)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def update_readme(markdown):
+    text = README.read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"README.md lacks the {START} ... {END} markers")
+    before, rest = text.split(START, 1)
+    after = rest.split(END, 1)[1]
+    README.write_text(before + START + "\n" + markdown + "\n" + END + after)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=9, help="alternating rounds per case (median)")
+    parser.add_argument("--budget", type=float, default=20.0, help="seconds per case before stopping early")
+    parser.add_argument("--quick", action="store_true", help="3 rounds, no plot: a smoke run")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ and README alone")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rounds, args.budget = 3, 2.0
+    try:
+        import torch
+        import numba
+        torch.set_num_threads(numba.get_num_threads())
+    except ImportError:
+        pass
+
+    rows = []
+    for case in TABLE_CASES:
+        times, notes = measure(case, PEERS, args.rounds, args.budget)
+        rows.append((case, times, notes))
+        print(f"{case.label:45s} windowkit {format_time(times['windowkit']):>9s}  "
+              + "  ".join(f"{p} {format_time(t)}" for p, t in times.items() if p != "windowkit"),
+              flush=True)
+    markdown = table(rows, PEERS) + "\n\n" + footnote(args)
+    print(markdown)
+    if args.no_write or args.quick:
+        return
+
+    panels = []
+    for title, make_case in PLOT_PANELS:
+        series = {}
+        for k in PLOT_WINDOWS:
+            times, _ = measure(make_case(k), PEERS, max(3, args.rounds // 3), args.budget / 2)
+            for name, t in times.items():
+                series.setdefault(name, []).append((k, t))
+            print(f"plot: {title}, window {k}", flush=True)
+        panels.append((title, series))
+
+    DOCS.mkdir(exist_ok=True)
+    plot(panels, DOCS / "comparison.png")
+    (DOCS / "comparison.md").write_text(
+        "# windowkit against its peers\n\n" + markdown
+        + "\n\n![time against window size](comparison.png)\n"
+    )
+    update_readme(markdown + "\n\n![time against window size](docs/comparison.png)")
+    print(f"wrote {DOCS / 'comparison.md'}, {DOCS / 'comparison.png'} and the table in {README}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

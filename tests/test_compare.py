@@ -1,0 +1,66 @@
+"""The comparison script's peers compute what windowkit computes.
+
+compare.py refuses to time a peer whose answer differs; these tests make
+sure that refusal is about the peer, not about our cropping and slicing of
+its output, on small versions of every case in the table.
+"""
+
+import numpy as np
+import pytest
+
+from benchmarks import compare
+
+SMALL_CASES = [
+    compare.Case("max", (37, 41), "float64", 4, 4),
+    compare.Case("max", (37, 41), "float64", 4, 1),
+    compare.Case("min", (37, 41), "float64", 4, 2),
+    compare.Case("mean", (37, 41), "float64", 4, 4),
+    compare.Case("max", (45, 39), "float32", 3, 1),
+    compare.Case("max", (45, 39), "float32", 2, 2),
+    compare.Case("max", (40, 40), "float32", 31, 1),
+    compare.Case("mean", (40, 40), "float32", 15, 1),
+    compare.Case("mean", (40, 40), "float32", 6, 3),
+    compare.Case("max", (50, 28, 28), "uint8", 2, 2),
+    compare.Case("min", (50, 28, 28), "uint8", 5, 3),
+    compare.Case("correlate", (37, 41), "float64", 3, 1),
+    compare.Case("correlate", (37, 41), "float64", 11, 1),
+    compare.Case("correlate", (45, 39), "float32", 4, 2),
+]
+OPTIONAL = {"OpenCV": "cv2", "PyTorch": "torch"}
+
+
+@pytest.mark.parametrize("peer", compare.PEERS)
+def test_peer_agrees_with_windowkit(peer):
+    if peer in OPTIONAL:
+        pytest.importorskip(OPTIONAL[peer], reason=f"{peer} is an optional peer")
+    checked = 0
+    for case in SMALL_CASES:
+        x, kernel = case.inputs()
+        expected = compare.run_windowkit(case, x, kernel)
+        try:
+            result = compare.RUNNERS[peer](case, x, kernel)
+        except compare.Unsupported:
+            continue
+        assert compare.same_answer(result, expected, case), f"{peer}: {case.label}"
+        checked += 1
+    assert checked, f"{peer} could do none of the cases"
+
+
+def test_same_answer_rejects_a_wrong_answer():
+    case = compare.Case("mean", (20, 20), "float32", 3, 1)
+    x, kernel = case.inputs()
+    expected = compare.run_windowkit(case, x, kernel)
+    assert compare.same_answer(expected.copy(), expected, case)
+    wrong = expected.copy()
+    wrong[3, 4] += 1e-2
+    assert not compare.same_answer(wrong, expected, case)
+    assert not compare.same_answer(expected[:-1], expected, case)
+
+
+def test_table_marks_missing_blank_and_ratio():
+    case = compare.Case("max", (8, 8), "float64", 2, 2)
+    times = {"windowkit": 1e-3, "numpy view": 4e-3, "OpenCV": 2e-3}
+    notes = {"PyTorch": "missing", "scipy.signal": ""}
+    text = compare.table([(case, times, notes)], ["numpy view", "OpenCV", "PyTorch", "scipy.signal"])
+    row = text.splitlines()[-1]
+    assert "| 1 ms | 4 ms | 2 ms | missing |  | 0.50 (OpenCV) |" in row
