@@ -42,16 +42,15 @@ def make_input(shape, dtype, seed=0):
 def warm(call, dtype, ndim, window, stride):
     """Compile ``call(x)`` for ``dtype`` and ``ndim`` outside any timing.
 
+    ``window`` and ``stride`` are the benchmark's (square window, one stride).
     ``call`` gets C-contiguous inputs like the benchmark's. Two sizes: a tiny
     one that runs the serial loop and one just large enough for the parallel
     loop, so neither compiles inside a timed call.
     """
-    k = max(window) if isinstance(window, tuple) else window
-    s = max(stride) if isinstance(stride, tuple) else stride
     # Output side so that out.size * window size reaches the parallel threshold.
-    side = math.isqrt(_compile.PARALLEL_MIN_WORK // k**2) + 2
+    side = math.isqrt(_compile.PARALLEL_MIN_WORK // window**2) + 2
     for out_side in (1, side):
-        n = k + (out_side - 1) * s
+        n = window + (out_side - 1) * stride
         shape = (2,) * (ndim - 2) + (n, n)
         call(make_input(shape, dtype))
 
@@ -80,7 +79,6 @@ def too_slow(impl, shape, window, stride):
     return work(shape, window, stride) > limit
 
 
-def work(shape, window, stride, n_window_dims=2):
-    """Window reads of one call: output elements times window elements."""
-    out = wk.output_shape(shape, window, stride)
-    return math.prod(out) * window**n_window_dims
+def work(shape, window, stride):
+    """Window reads of one call with a square window: output times window elements."""
+    return math.prod(wk.output_shape(shape, window, stride)) * window**2

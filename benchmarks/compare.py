@@ -375,7 +375,10 @@ def plot(panels, path):
         for name, points in series.items():
             if points:
                 ks, ts = zip(*points)
-                ax.plot(ks, ts, marker="o", label=name, linewidth=2.5 if name == "windowkit" else 1.2)
+                # One colour per implementation, the same in every panel.
+                colour = f"C{(['windowkit'] + PEERS).index(name)}"
+                ax.plot(ks, ts, marker="o", label=name, color=colour,
+                        linewidth=2.5 if name == "windowkit" else 1.2)
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xticks(PLOT_WINDOWS, [str(k) for k in PLOT_WINDOWS])
