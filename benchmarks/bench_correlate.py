@@ -17,12 +17,12 @@ class _CorrelateSetup:
             skip("kernel larger than the image")
         if shape != SHAPES["512x512"] and dtype != {2: "float32", 3: "uint8"}[len(shape)]:
             skip("dtype sweep only on the 512x512 image")
-        if too_slow(impl, shape, kernel, stride):
+        if too_slow(impl, "correlate", shape, kernel, stride):
             skip("too slow for this grid")
         self.x = make_input(shape, dtype)
         self.kernel = make_input((kernel, kernel), dtype, seed=1)
-        warm(lambda x: wk.correlate(x, self.kernel, stride, impl=impl),
-             dtype, len(shape), kernel, stride)
+        warm(lambda x, method: wk.correlate(x, self.kernel, stride, impl=impl, method=method),
+             dtype, len(shape), kernel, stride, methods=("direct",))
 
 
 class Correlate(_CorrelateSetup, Timed):
@@ -62,7 +62,8 @@ class Convolve(Timed):
     def setup(self, kernel, impl):
         self.x = make_input((512, 512), "float64")
         self.kernel = np.random.default_rng(1).random((kernel, kernel))
-        warm(lambda x: wk.convolve(x, self.kernel, impl=impl), "float64", 2, kernel, 1)
+        warm(lambda x, method: wk.convolve(x, self.kernel, impl=impl, method=method),
+             "float64", 2, kernel, 1, methods=("direct",))
 
     def time_convolve(self, kernel, impl):
         wk.convolve(self.x, self.kernel, impl=impl)

@@ -18,10 +18,11 @@ class _PoolSetup:
         if shape != SHAPES["512x512"] and dtype != {2: "float32", 3: "uint8"}[len(shape)]:
             skip("dtype sweep only on the 512x512 image")
         self.stride = stride_value(stride, window)
-        if too_slow(impl, shape, window, self.stride):
+        if too_slow(impl, reduce, shape, window, self.stride):
             skip("too slow for this grid")
         self.x = make_input(shape, dtype)
-        warm(lambda x: wk.pool(x, window, self.stride, reduce=reduce, impl=impl),
+        warm(lambda x, method: wk.pool(x, window, self.stride, reduce=reduce, impl=impl,
+                                       method=method),
              dtype, len(shape), window, self.stride)
 
 
@@ -74,7 +75,8 @@ class PoolReductions(Timed):
     def setup(self, reduce, window, stride, impl):
         self.stride = stride_value(stride, window)
         self.x = make_input((512, 512), "float64")
-        warm(lambda x: wk.pool(x, window, self.stride, reduce=reduce, impl=impl),
+        warm(lambda x, method: wk.pool(x, window, self.stride, reduce=reduce, impl=impl,
+                                       method=method),
              "float64", 2, window, self.stride)
 
     def time_pool(self, reduce, window, stride, impl):

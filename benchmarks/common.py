@@ -39,20 +39,23 @@ def make_input(shape, dtype, seed=0):
     return rng.random(shape, dtype=np.dtype(dtype))
 
 
-def warm(call, dtype, ndim, window, stride):
-    """Compile ``call(x)`` for ``dtype`` and ``ndim`` outside any timing.
+def warm(call, dtype, ndim, window, stride, methods=("direct", "separable")):
+    """Compile ``call(x, method)`` for ``dtype`` and ``ndim`` outside any timing.
 
     ``window`` and ``stride`` are the benchmark's (square window, one stride).
-    ``call`` gets C-contiguous inputs like the benchmark's. Two sizes: a tiny
-    one that runs the serial loop and one just large enough for the parallel
-    loop, so neither compiles inside a timed call.
+    ``call`` gets C-contiguous inputs like the benchmark's, with every method
+    that ``method="auto"`` may pick at full size. Two sizes: a tiny one that
+    runs the serial loops and one just large enough for the parallel loops,
+    so nothing compiles inside a timed call.
     """
-    # Output side so that out.size * window size reaches the parallel threshold.
-    side = math.isqrt(_compile.PARALLEL_MIN_WORK // window**2) + 2
+    # An output side such that every loop reaches the parallel threshold:
+    # side**2 * window reads for each 1-D separable pass, more for the direct loop.
+    side = math.isqrt(_compile.PARALLEL_MIN_WORK // window) + 2
     for out_side in (1, side):
         n = window + (out_side - 1) * stride
         shape = (2,) * (ndim - 2) + (n, n)
-        call(make_input(shape, dtype))
+        for method in methods:
+            call(make_input(shape, dtype), method)
 
 
 def skip(reason):
@@ -64,19 +67,20 @@ def stride_value(stride, window):
     return window if stride == "block" else stride
 
 
-# The direct loops (issue 2) cost O(window size) per output; combinations
-# that read more window elements than this take seconds per call and are
-# left out of the grid. Raise it when faster methods land.
+# Combinations whose method="auto" reads more window elements than this take
+# most of a second per call or more and are left out of the grid; the count
+# falls, and the grid grows, as faster methods land.
 NUMBA_MAX_WORK = 3 * 10**8
 # The stride-trick reference is slower still, and tensordot copies every
 # window: output x window elements of memory.
 STRIDED_MAX_WORK = 2 * 10**7
 
 
-def too_slow(impl, shape, window, stride):
+def too_slow(impl, op, shape, window, stride):
     """Whether one call would read too many window elements for the grid."""
-    limit = STRIDED_MAX_WORK if impl == "strided" else NUMBA_MAX_WORK
-    return work(shape, window, stride) > limit
+    if impl == "strided":
+        return work(shape, window, stride) > STRIDED_MAX_WORK
+    return wk.choose_method(op, shape, window, stride).reads > NUMBA_MAX_WORK
 
 
 def work(shape, window, stride):

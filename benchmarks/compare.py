@@ -360,7 +360,7 @@ def footnote(args):
         "was checked against windowkit's before timing (exact for max/min, to rounding for sums). "
         "Blank: the peer cannot do that case (a dtype, overlapping windows); missing: not installed. "
         "windowkit's first call compiles its kernel; that call is not timed. "
-        "These are direct loops: the performance issue adds faster algorithms."
+        "windowkit runs its default, method=\"auto\" (wk.choose_method says what it picks)."
     )
 
 

@@ -66,12 +66,20 @@ LAYOUTS = {
 }
 
 
-def run_op(op, x, window, stride, axes, impl="numba", out=None):
+POOL_METHODS = ["direct", "separable", "auto"]
+
+
+def methods_for(op):
+    """Every method of ``op``: correlation has the direct loop only, so far."""
+    return ["direct", "auto"] if op in ("correlate", "convolve") else POOL_METHODS
+
+
+def run_op(op, x, window, stride, axes, impl="numba", out=None, method="auto"):
     """Call windowkit's ``op``; correlate and convolve use a kernel from make_data."""
     if op in ("correlate", "convolve"):
         kernel = make_kernel(window, x.dtype)
-        return getattr(wk, op)(x, kernel, stride, axes=axes, out=out, impl=impl)
-    return wk.pool(x, window, stride, reduce=op, axes=axes, out=out, impl=impl)
+        return getattr(wk, op)(x, kernel, stride, axes=axes, out=out, impl=impl, method=method)
+    return wk.pool(x, window, stride, reduce=op, axes=axes, out=out, impl=impl, method=method)
 
 
 def make_kernel(window, dtype):

@@ -306,8 +306,8 @@ def test_numba_path_allocates_only_the_output():
     """No window-sized temporaries: peak traced memory is the output plus a little."""
     x = make_data((600, 600), np.float64)
     kernel = np.ones((5, 5))
-    for call in (lambda: wk.correlate(x, kernel), lambda: wk.max_pool(x, 5, 1),
-                 lambda: wk.mean_pool(x, 5, 1)):
+    for call in (lambda: wk.correlate(x, kernel), lambda: wk.max_pool(x, 5, 1, method="direct"),
+                 lambda: wk.mean_pool(x, 5, 1, method="direct")):
         call()  # compile outside the measurement
         tracemalloc.start()
         result = call()
@@ -399,3 +399,93 @@ def test_python_impl_runs_the_same_source():
         assert loop.serial.py_func.__code__ is loop.python.__code__
         assert loop.parallel.py_func is loop.python
         assert "for task in prange" in inspect.getsource(loop.python)
+
+
+# -- methods -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("impl", ["numba", "python"])
+def test_separable_keeps_integer_sums_exact(impl):
+    u8 = np.full((6, 6), 255, np.uint8)
+    result = wk.sum_pool(u8, 4, 1, impl=impl, method="separable")
+    assert result.dtype == np.uint64 and (result == 255 * 16).all()
+    i8 = np.full((5, 7), -128, np.int8)
+    assert (wk.sum_pool(i8, (5, 7), impl=impl, method="separable") == -128 * 35).all()
+    big = np.full((3, 3), 2**62, np.uint64)
+    assert wk.sum_pool(big, (1, 3), 1, impl=impl, method="separable")[0, 0] == 3 * 2**62
+    extremes = np.array([[np.iinfo(np.int64).min, 0], [1, np.iinfo(np.int64).max]])
+    assert wk.max_pool(extremes, 2, impl=impl, method="separable")[0, 0] == np.iinfo(np.int64).max
+    assert wk.min_pool(extremes, 2, impl=impl, method="separable")[0, 0] == np.iinfo(np.int64).min
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_separable_nan_and_inf_match_direct(dtype):
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3, 23, 19)).astype(dtype)
+    flat = x.reshape(-1)
+    flat[rng.choice(flat.size, 25, replace=False)] = np.nan
+    flat[rng.choice(flat.size, 10, replace=False)] = np.inf
+    flat[rng.choice(flat.size, 10, replace=False)] = -np.inf
+    for window, stride in [((4, 3), 1), ((5, 5), (2, 1)), ((2, 7), (1, 3))]:
+        for reduce in ("max", "min"):
+            direct = wk.pool(x, window, stride, reduce=reduce, method="direct")
+            separable = wk.pool(x, window, stride, reduce=reduce, method="separable")
+            np.testing.assert_array_equal(separable, direct, err_msg=f"{reduce} {window} {stride}")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
+def test_separable_float_sums_within_tolerance(dtype):
+    """Float sums add in another order: equal to rounding, eps x window sides."""
+    rng = np.random.default_rng(9)
+    x = (rng.standard_normal((300, 280)) * 100).astype(dtype)
+    for reduce in ("sum", "mean"):
+        direct = wk.pool(x, (9, 7), 1, reduce=reduce, method="direct")
+        separable = wk.pool(x, (9, 7), 1, reduce=reduce, method="separable")
+        scale = wk.pool(np.abs(x), (9, 7), 1, reduce=reduce, method="direct")
+        eps = np.finfo(dtype).eps
+        # Each result is a sum of 63 terms: the error of either order is at
+        # most (9 + 7) roundings of partial sums bounded by the sum of |x|.
+        assert (np.abs(separable - direct) <= 16 * eps * scale).all()
+
+
+def test_separable_float16_mean_does_not_overflow():
+    x = np.full((8, 8), 60000, np.float16)
+    np.testing.assert_array_equal(wk.mean_pool(x, 4, 1, method="separable"),
+                                  np.full((5, 5), 60000, np.float16))
+
+
+def test_separable_memory_is_one_intermediate():
+    """Separable passes need one intermediate array (input rows x output columns), no more."""
+    x = make_data((600, 600), np.float64)
+    wk.max_pool(x, 9, 1, method="separable")
+    tracemalloc.start()
+    result = wk.max_pool(x, 9, 1, method="separable")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    intermediate = 600 * result.shape[1] * 8
+    assert peak < result.nbytes + intermediate + 64 * 1024, (peak, result.nbytes, intermediate)
+
+
+def test_choose_method():
+    assert wk.choose_method("max", (512, 512), 4).method == "direct"  # blocks: nothing to share
+    assert wk.choose_method("mean", (512, 512), 2, 1).method == "direct"
+    assert wk.choose_method("max", (2048, 2048), 31, 1).method == "separable"
+    assert wk.choose_method("sum", (100, 100, 100), 5, 1, axes=(0, 1, 2)).method == "separable"
+    assert wk.choose_method("min", (4096,), 31, 1).method == "direct"  # 1-D
+    assert wk.choose_method("max", (50, 50), (1, 9), 1).method == "direct"
+    assert wk.choose_method("correlate", (512, 512), (11, 11)).method == "direct"
+    choice = wk.choose_method("max", (512, 512), 16, 1)
+    assert "separable passes read" in choice.reason and "direct reads" in choice.reason
+    # auto runs what choose_method names.
+    x = make_data((40, 40), np.float64)
+    for window, stride in [(4, 4), (9, 1), ((1, 9), 1)]:
+        method = wk.choose_method("max", x.shape, window, stride).method
+        np.testing.assert_array_equal(wk.max_pool(x, window, stride),
+                                      wk.max_pool(x, window, stride, method=method))
+
+
+def test_choose_method_validates_like_the_ops():
+    with pytest.raises(ValueError, match=r"op must be one of 'max', 'min', 'mean', 'sum', 'correlate', 'convolve'"):
+        wk.choose_method("median", (5, 5), 2)
+    with pytest.raises(ValueError, match=r"window 6 does not fit axis 0 of length 5"):
+        wk.choose_method("max", (5, 5), 6)

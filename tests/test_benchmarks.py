@@ -48,3 +48,12 @@ def test_skips_are_not_implemented_errors():
         bench_pool.Pool().setup("max", 31, 1, "uint8", "60000x28x28", "numba")
     with pytest.raises(NotImplementedError, match="too slow"):
         bench_pool.Pool().setup("max", 31, 1, "float32", "2048x2048", "strided")
+
+
+def test_large_windows_run_separable_in_the_grid():
+    benchmark = bench_pool.Pool()
+    params = ("max", 31, 1, "float32", "2048x2048", "numba")
+    benchmark.setup(*params)  # no longer skipped: auto reads 2.5e8, not 3.9e9
+    before = signatures()
+    benchmark.time_pool(*params)
+    assert signatures() == before

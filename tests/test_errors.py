@@ -196,3 +196,14 @@ def test_errors_leave_input_untouched():
     with pytest.raises(ValueError):
         wk.max_pool(x, 2, out=x[:2, :3])
     np.testing.assert_array_equal(x, before)
+
+
+def test_unknown_pool_method():
+    with pytest.raises(ValueError, match=r"method must be one of 'auto', 'direct', 'separable', got 'fft'"):
+        wk.max_pool(X, 2, method="fft")
+
+
+@pytest.mark.parametrize("op", [wk.correlate, wk.convolve])
+def test_correlate_has_no_separable_method(op):
+    with pytest.raises(ValueError, match=r"method must be one of 'auto', 'direct', got 'separable'"):
+        op(X, np.ones((2, 2)), method="separable")

@@ -11,6 +11,7 @@ from conftest import (
     OPS,
     assert_same,
     make_data,
+    methods_for,
     reference_op,
     run_op,
 )
@@ -43,9 +44,12 @@ def test_every_window_and_stride(ndim, axes):
         stride = tuple((s + 2 * j - 1) % 6 + 1 for j in range(len(axes)))
         for op in OPS:
             expected = reference_op(op, x, window, stride, axes)
-            for impl in ("numba", "strided"):
-                actual = run_op(op, x, window, stride, axes, impl)
-                assert_same(actual, expected, op=op, impl=impl, dtype="int16",
+            actual = run_op(op, x, window, stride, axes, "strided")
+            assert_same(actual, expected, op=op, impl="strided", dtype="int16",
+                        shape=x.shape, window=window, stride=stride, axes=axes)
+            for method in methods_for(op):
+                actual = run_op(op, x, window, stride, axes, "numba", method=method)
+                assert_same(actual, expected, op=op, impl="numba", method=method, dtype="int16",
                             shape=x.shape, window=window, stride=stride, axes=axes)
 
 
@@ -57,10 +61,11 @@ def test_python_loop_matches_numba(ndim):
         for k, s in [(1, 1), (2, 3), (3, 1), (4, 2)]:
             window = (k,) * len(axes)
             for op in OPS:
-                expected = run_op(op, x, window, s, axes, "numba")
-                actual = run_op(op, x, window, s, axes, "python")
-                assert_same(actual, expected, op=op, impl="python", shape=x.shape,
-                            window=window, stride=s, axes=axes)
+                for method in methods_for(op):
+                    expected = run_op(op, x, window, s, axes, "numba", method=method)
+                    actual = run_op(op, x, window, s, axes, "python", method=method)
+                    assert_same(actual, expected, op=op, impl="python", method=method,
+                                shape=x.shape, window=window, stride=s, axes=axes)
 
 
 GEOMETRIES = [
@@ -81,9 +86,11 @@ def test_every_dtype(dtype, impl):
         axes_used = axes if axes is not None else tuple(range(len(shape) - len(window), len(shape)))
         for op in ops_for(dtype):
             expected = reference_op(op, x, window, stride, axes_used)
-            actual = run_op(op, x, window, stride, axes, impl)
-            assert_same(actual, expected, op=op, impl=impl, dtype=np.dtype(dtype).name,
-                        shape=shape, window=window, stride=stride, axes=axes)
+            for method in methods_for(op) if impl != "strided" else ["auto"]:
+                actual = run_op(op, x, window, stride, axes, impl, method=method)
+                assert_same(actual, expected, op=op, impl=impl, method=method,
+                            dtype=np.dtype(dtype).name, shape=shape, window=window,
+                            stride=stride, axes=axes)
 
 
 @pytest.mark.parametrize("impl", IMPLS)
@@ -97,8 +104,9 @@ def test_every_layout(layout, dtype, impl):
         axes_used = axes if axes is not None else tuple(range(len(shape) - len(window), len(shape)))
         for op in ops_for(dtype):
             expected = reference_op(op, base, window, stride, axes_used)
-            actual = run_op(op, x, window, stride, axes, impl)
-            assert actual.dtype.isnative, f"{op} returned non-native {actual.dtype}"
-            assert_same(actual, expected, op=op, impl=impl, layout=layout,
-                        dtype=np.dtype(dtype).name, shape=shape, window=window,
-                        stride=stride, axes=axes)
+            for method in methods_for(op) if impl != "strided" else ["auto"]:
+                actual = run_op(op, x, window, stride, axes, impl, method=method)
+                assert actual.dtype.isnative, f"{op} returned non-native {actual.dtype}"
+                assert_same(actual, expected, op=op, impl=impl, method=method, layout=layout,
+                            dtype=np.dtype(dtype).name, shape=shape, window=window,
+                            stride=stride, axes=axes)

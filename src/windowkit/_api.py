@@ -6,6 +6,7 @@ Validation lives in :mod:`windowkit._validation`, the loops in
 """
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,6 +23,7 @@ __all__ = [
     "min_pool",
     "mean_pool",
     "sum_pool",
+    "choose_method",
 ]
 
 
@@ -117,7 +119,8 @@ def windows(x, window, stride=1, *, axes=None):
     return strided.window_view(x, v.geometry(x.shape, window, stride, axes))
 
 
-def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="numba"):
+def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="numba",
+         method="auto"):
     """Reduce every window of ``x`` to one number: max, min, mean or sum pooling.
 
     Parameters
@@ -144,6 +147,15 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
         ``"python"``: the same loops run by the interpreter (slow; for
         teaching). ``"strided"``: the vectorised stride-trick reference of
         :mod:`windowkit.strided`.
+    method : {"auto", "direct", "separable"}
+        The algorithm of the ``"numba"`` and ``"python"`` loops.
+        ``"direct"``: the textbook loop, O(window size) per output.
+        ``"separable"``: one windowed axis at a time, O(sum of the window's
+        sides) per output, through an intermediate array of the reduced
+        axes so far. ``"auto"`` picks the one that reads fewer window
+        elements; :func:`choose_method` says which and why. Every method
+        gives the direct loop's result: exactly for max, min and integer
+        sums, to rounding for float sums (the order of additions differs).
 
     Returns
     -------
@@ -191,6 +203,7 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
     """
     v.check_choice(reduce, "reduce", v.REDUCTIONS)
     v.check_choice(impl, "impl", v.IMPLS)
+    v.check_choice(method, "method", v.POOL_METHODS)
     x = v.as_input_array(x)
     geometry = v.geometry(x.shape, window, stride, axes, default_stride="window")
     result_dtype = v.pool_dtype(reduce, x.dtype)
@@ -198,20 +211,124 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
 
     if impl == "strided":
         return strided.pool(strided.window_view(x, geometry), reduce, out)
+    if method == "auto":
+        method = _choose_pool_method(x.shape, geometry).method
+    count = math.prod(geometry.window) if reduce == "mean" else None
+    if method == "direct":
+        _pool_loops(x, geometry, reduce, out, impl, divide_by=count)
+        return out
 
+    # Separable: reduce one windowed axis at a time, innermost first. The
+    # intermediates keep the accumulator dtype, so no pass rounds or wraps.
+    current = x
+    passes = _separable_passes(x.shape, geometry)
+    for index, (one_axis, shape) in enumerate(passes):
+        last = index == len(passes) - 1
+        target = out if last else np.empty(shape, v.accumulator_dtype(result_dtype))
+        _pool_loops(current, one_axis, reduce, target, impl, divide_by=count if last else None)
+        current = target
+    return out
+
+
+def _pool_loops(x, geometry, reduce, out, impl, divide_by=None):
+    """The direct loop of ``reduce`` over ``geometry``'s windows, into ``out``."""
     window = _pad3(geometry.window, 1)
     if reduce in ("max", "min"):
         _run_loops(kernels.extreme_pool, x, (window, reduce == "max"), geometry, out, impl)
     else:
-        zero = v.accumulator_dtype(result_dtype).type(0)
-        count = math.prod(geometry.window) if reduce == "mean" else None
-        _run_loops(kernels.sum_pool, x, (window, zero), geometry, out, impl, divide_by=count)
-    return out
+        zero = v.accumulator_dtype(out.dtype).type(0)
+        _run_loops(kernels.sum_pool, x, (window, zero), geometry, out, impl, divide_by=divide_by)
+
+
+def _separable_passes(shape, geometry):
+    """One 1-axis geometry per windowed axis, innermost axis first, with its output shape."""
+    passes = []
+    for index in sorted(range(len(geometry.axes)), key=lambda i: -geometry.axes[i]):
+        one_axis = geometry.one_axis(index, shape)
+        shape = one_axis.out_shape
+        passes.append((one_axis, shape))
+    return passes
+
+
+# Separable passes write and re-read an intermediate array. Measured on
+# 512x512 float64 and 2048x2048 float32 max pooling (windows 2 to 31,
+# strides 1 to 8), they win once they read about 1.65x fewer window
+# elements than the direct loop (3/1: 1.5x fewer, 0.99x the time; 4/1: 2x
+# fewer, 1.25x faster; 31/1: 15x fewer, 8x faster).
+SEPARABLE_OVERHEAD = 1.7
+
+
+@dataclass(frozen=True)
+class MethodChoice:
+    """What :func:`choose_method` picked, and why."""
+
+    method: str
+    reason: str
+    reads: int  # window elements the chosen method reads in one call
+
+    def __str__(self):
+        return f"{self.method}: {self.reason}"
+
+
+def choose_method(op, shape, window, stride=None, *, axes=None):
+    """The algorithm ``method="auto"`` runs for ``op`` on an array of ``shape``, and why.
+
+    Parameters
+    ----------
+    op : {"max", "min", "mean", "sum", "correlate", "convolve"}
+    shape, window, stride, axes
+        As in :func:`pool` (``stride=None`` is the window) or, for
+        correlate and convolve, with ``window`` the kernel's shape.
+
+    Returns
+    -------
+    MethodChoice
+        ``.method`` is the name to pass as ``method=``; ``.reason`` says why,
+        in window reads per call; ``.reads`` is that method's count.
+
+    Examples
+    --------
+    >>> import windowkit as wk
+    >>> wk.choose_method("max", (512, 512), 2).method
+    'direct'
+    >>> print(wk.choose_method("max", (2048, 2048), 31, stride=1))
+    separable: separable passes read 2.5e+08 window elements (x1.7 for the intermediate), direct reads 3.9e+09
+    >>> wk.choose_method("correlate", (512, 512), (3, 3)).method
+    'direct'
+    """
+    v.check_choice(op, "op", v.REDUCTIONS + ("correlate", "convolve"))
+    shape = v.as_shape(shape)
+    if op in ("correlate", "convolve"):
+        geometry = v.geometry(shape, window, 1 if stride is None else stride, axes)
+        reads = math.prod(geometry.out_shape) * math.prod(geometry.window)
+        return MethodChoice("direct", "the direct loop is the only correlation method so far", reads)
+    geometry = v.geometry(shape, window, stride, axes, default_stride="window")
+    return _choose_pool_method(shape, geometry)
+
+
+def _choose_pool_method(shape, geometry):
+    direct = math.prod(geometry.out_shape) * math.prod(geometry.window)
+    if sum(k > 1 for k in geometry.window) < 2:
+        return MethodChoice(
+            "direct", "a window with one side longer than 1 has nothing to separate", direct
+        )
+    separable = sum(
+        math.prod(pass_shape) * one_axis.window[0]
+        for one_axis, pass_shape in _separable_passes(shape, geometry)
+    )
+    reads = (
+        f"separable passes read {separable:.2g} window elements (x{SEPARABLE_OVERHEAD} for "
+        f"the intermediate), direct reads {direct:.2g}"
+    )
+    if separable * SEPARABLE_OVERHEAD < direct:
+        return MethodChoice("separable", reads, separable)
+    return MethodChoice("direct", reads, direct)
 
 
 def _pool_variant(reduce):
-    def variant(x, window, stride=None, *, axes=None, out=None, impl="numba"):
-        return pool(x, window, stride, reduce=reduce, axes=axes, out=out, impl=impl)
+    def variant(x, window, stride=None, *, axes=None, out=None, impl="numba", method="auto"):
+        return pool(x, window, stride, reduce=reduce, axes=axes, out=out, impl=impl,
+                    method=method)
 
     variant.__name__ = variant.__qualname__ = f"{reduce}_pool"
     return variant
@@ -283,7 +400,7 @@ array([[800, 800],
 """
 
 
-def correlate(x, kernel, stride=1, *, axes=None, out=None, impl="numba"):
+def correlate(x, kernel, stride=1, *, axes=None, out=None, impl="numba", method="auto"):
     """Valid correlation of ``x`` with ``kernel``: slide it, multiply, sum.
 
     ``out[i] = sum over a of x[i * stride + a] * conj(kernel[a])``, over the
@@ -305,6 +422,9 @@ def correlate(x, kernel, stride=1, *, axes=None, out=None, impl="numba"):
         Array of the output shape and result dtype to write into.
     impl : {"numba", "python", "strided"}
         As in :func:`pool`.
+    method : {"auto", "direct"}
+        The algorithm; so far only the direct loop, O(kernel size) per
+        output, which ``"auto"`` picks.
 
     Returns
     -------
@@ -331,10 +451,10 @@ def correlate(x, kernel, stride=1, *, axes=None, out=None, impl="numba"):
     array([[ 5.,  6.],
            [ 9., 10.]])
     """
-    return _correlate(x, kernel, stride, axes, out, impl, flip=False)
+    return _correlate(x, kernel, stride, axes, out, impl, method, flip=False)
 
 
-def convolve(x, kernel, stride=1, *, axes=None, out=None, impl="numba"):
+def convolve(x, kernel, stride=1, *, axes=None, out=None, impl="numba", method="auto"):
     """Valid convolution of ``x`` with ``kernel``: correlation with the kernel flipped.
 
     ``out[i] = sum over a of x[i * stride + a] * kernel[k - 1 - a]``, for a
@@ -359,11 +479,12 @@ def convolve(x, kernel, stride=1, *, axes=None, out=None, impl="numba"):
     >>> wk.correlate([0, 0, 1, 0, 0], [1, 2, 3])
     array([3, 2, 1])
     """
-    return _correlate(x, kernel, stride, axes, out, impl, flip=True)
+    return _correlate(x, kernel, stride, axes, out, impl, method, flip=True)
 
 
-def _correlate(x, kernel, stride, axes, out, impl, *, flip):
+def _correlate(x, kernel, stride, axes, out, impl, method, *, flip):
     v.check_choice(impl, "impl", v.IMPLS)
+    v.check_choice(method, "method", v.CORRELATE_METHODS)
     x = v.as_input_array(x)
     kernel = v.as_kernel_array(kernel)
     geometry = v.geometry(x.shape, kernel.shape, stride, axes)

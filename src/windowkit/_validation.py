@@ -15,6 +15,8 @@ import numpy as np
 MAX_WINDOW_DIMS = 3
 REDUCTIONS = ("max", "min", "mean", "sum")
 IMPLS = ("numba", "python", "strided")
+POOL_METHODS = ("auto", "direct", "separable")
+CORRELATE_METHODS = ("auto", "direct")
 
 # bool, signed int, unsigned int, float, complex
 _SUPPORTED_KINDS = "biufc"
@@ -32,6 +34,13 @@ class Geometry:
     window: tuple
     stride: tuple
     out_shape: tuple
+
+    def one_axis(self, index, shape):
+        """The geometry of windowed axis ``index`` alone, over an array of ``shape``."""
+        axis, k, s = self.axes[index], self.window[index], self.stride[index]
+        out_shape = list(shape)
+        out_shape[axis] = (shape[axis] - k) // s + 1
+        return Geometry((axis,), (k,), (s,), tuple(out_shape))
 
 
 def _as_int(value, name):
