@@ -39,8 +39,13 @@ class Geometry:
         """The geometry of windowed axis ``index`` alone, over an array of ``shape``."""
         axis, k, s = self.axes[index], self.window[index], self.stride[index]
         out_shape = list(shape)
-        out_shape[axis] = (shape[axis] - k) // s + 1
+        out_shape[axis] = valid_length(shape[axis], k, s)
         return Geometry((axis,), (k,), (s,), tuple(out_shape))
+
+
+def valid_length(n, k, s):
+    """How many windows of size ``k`` at stride ``s`` lie wholly inside length ``n``."""
+    return (n - k) // s + 1
 
 
 def _as_int(value, name):
@@ -176,7 +181,7 @@ def geometry(shape, window, stride, axes, *, default_stride=1):
     for axis, k, s in zip(axes, window, stride):
         if k > shape[axis]:
             raise ValueError(f"window {k} does not fit axis {axis} of length {shape[axis]}")
-        out_shape[axis] = (shape[axis] - k) // s + 1
+        out_shape[axis] = valid_length(shape[axis], k, s)
     # A stride past the axis end places one window, as the axis length would;
     # capping keeps huge Python ints out of the compiled loops.
     stride = tuple(min(s, shape[axis]) for axis, s in zip(axes, stride))
