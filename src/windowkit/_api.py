@@ -176,10 +176,11 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
     Notes
     -----
     max and min follow ``np.max`` and ``np.min``: a window holding a NaN
-    gives NaN. The loops cost O(window size) per output and need no memory
-    besides the output; float16 and non-native byte order inputs are first
-    converted to a native float32 / native copy, since Numba computes on
-    neither.
+    gives NaN. The direct loop costs O(window size) per output and needs no
+    memory besides the output; the separable passes cost O(sum of the
+    window's sides) and add one intermediate array. float16 and non-native
+    byte order inputs are first converted to a native float32 / native copy,
+    since Numba computes on neither.
 
     Examples
     --------
