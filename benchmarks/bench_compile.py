@@ -15,19 +15,42 @@ import os
 os.environ["NUMBA_CACHE_DIR"] = {cache_dir!r}
 import numpy as np
 import windowkit
-x = np.zeros((8, 8))
+x = np.zeros((40, 40))
 """
-FIRST_CALL = "windowkit.max_pool(x, 2)"
+# One first call per kind of loop: each compiles (or loads) its own kernel.
+FIRST_CALLS = {
+    "max_pool": "windowkit.max_pool(x, 2)",  # separable, the max copy
+    "mean_pool": "windowkit.mean_pool(x, 2)",  # separable, the sum copy
+    "max_pool 31/1": "windowkit.max_pool(x, 31, 1)",  # van Herk
+    "correlate": "windowkit.correlate(x, np.ones((3, 3)))",  # the direct loop
+}
 
 
 class Startup:
     timeout = 600
     repeat = (3, 5, 60.0)
+    params = [list(FIRST_CALLS)]
+    param_names = ["call"]
 
-    def setup(self):
+    def setup(self, call):
         self.warm_cache = tempfile.mkdtemp(prefix="windowkit-numba-cache-")
-        code = FIRST_CALL_SETUP.format(cache_dir=self.warm_cache) + FIRST_CALL
+        code = FIRST_CALL_SETUP.format(cache_dir=self.warm_cache) + FIRST_CALLS[call]
         subprocess.run([sys.executable, "-c", code], check=True)
+
+    def timeraw_first_call_cold_cache(self, call):
+        """First call with an empty cache: Numba compiles the kernel."""
+        # A new, empty cache directory for every repetition.
+        cold = tempfile.mkdtemp(prefix="windowkit-numba-cold-")
+        return FIRST_CALLS[call], FIRST_CALL_SETUP.format(cache_dir=cold)
+
+    def timeraw_first_call_warm_cache(self, call):
+        """First call with the kernel already in the on-disk cache."""
+        return FIRST_CALLS[call], FIRST_CALL_SETUP.format(cache_dir=self.warm_cache)
+
+
+class Import:
+    timeout = 120
+    repeat = (3, 5, 60.0)
 
     def timeraw_import_numpy_numba(self):
         """The baseline windowkit's import builds on."""
@@ -36,13 +59,3 @@ class Startup:
     def timeraw_import_windowkit(self):
         """What ``import windowkit`` adds to importing numpy and numba."""
         return "import windowkit", IMPORTS
-
-    def timeraw_first_call_cold_cache(self):
-        """First max_pool call with an empty cache: Numba compiles the kernel."""
-        # A new, empty cache directory for every repetition.
-        cold = tempfile.mkdtemp(prefix="windowkit-numba-cold-")
-        return FIRST_CALL, FIRST_CALL_SETUP.format(cache_dir=cold)
-
-    def timeraw_first_call_warm_cache(self):
-        """First max_pool call with the kernel already in the on-disk cache."""
-        return FIRST_CALL, FIRST_CALL_SETUP.format(cache_dir=self.warm_cache)

@@ -81,3 +81,21 @@ class PoolReductions(Timed):
 
     def time_pool(self, reduce, window, stride, impl):
         wk.pool(self.x, window, self.stride, reduce=reduce, impl=impl)
+
+
+class SmallInput(Timed):
+    """The whole call on an 8x8 image: validation, dispatch, allocation.
+
+    Compare with torch.nn.functional.max_pool2d on the same input (the
+    comparison script's 8x8 row).
+    """
+
+    params = [["max", "mean"]]
+    param_names = ["reduce"]
+
+    def setup(self, reduce):
+        self.x = make_input((8, 8), "float32")
+        wk.pool(self.x, 2, reduce=reduce)
+
+    def time_pool_8x8(self, reduce):
+        wk.pool(self.x, 2, reduce=reduce)

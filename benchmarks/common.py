@@ -39,7 +39,7 @@ def make_input(shape, dtype, seed=0):
     return rng.random(shape, dtype=np.dtype(dtype))
 
 
-def warm(call, dtype, ndim, window, stride, methods=("direct", "separable")):
+def warm(call, dtype, ndim, window, stride, methods=("separable", "van_herk")):
     """Compile ``call(x, method)`` for ``dtype`` and ``ndim`` outside any timing.
 
     ``window`` and ``stride`` are the benchmark's (square window, one stride).
@@ -48,9 +48,10 @@ def warm(call, dtype, ndim, window, stride, methods=("direct", "separable")):
     runs the serial loops and one just large enough for the parallel loops,
     so nothing compiles inside a timed call.
     """
-    # An output side such that every loop reaches the parallel threshold:
-    # side**2 * window reads for each 1-D separable pass, more for the direct loop.
-    side = math.isqrt(_compile.PARALLEL_MIN_WORK // window) + 2
+    # An output side such that every loop reaches its parallel threshold:
+    # side**2 * window reads for the direct loops, side**2 input elements for
+    # the task loops (and the tiny size runs both serially).
+    side = math.isqrt(max(_compile.PARALLEL_MIN_WORK, _compile.TASK_PARALLEL_MIN_WORK)) + 2
     for out_side in (1, side):
         n = window + (out_side - 1) * stride
         shape = (2,) * (ndim - 2) + (n, n)
@@ -67,9 +68,9 @@ def stride_value(stride, window):
     return window if stride == "block" else stride
 
 
-# Combinations whose method="auto" reads more window elements than this take
-# most of a second per call or more and are left out of the grid; the count
-# falls, and the grid grows, as faster methods land.
+# Combinations whose method="auto" does more element operations than this
+# (wk.choose_method(...).work) would take most of a second per call and are
+# left out of the grid.
 NUMBA_MAX_WORK = 3 * 10**8
 # The stride-trick reference is slower still, and tensordot copies every
 # window: output x window elements of memory.
@@ -80,7 +81,7 @@ def too_slow(impl, op, shape, window, stride):
     """Whether one call would read too many window elements for the grid."""
     if impl == "strided":
         return work(shape, window, stride) > STRIDED_MAX_WORK
-    return wk.choose_method(op, shape, window, stride).reads > NUMBA_MAX_WORK
+    return wk.choose_method(op, shape, window, stride).work > NUMBA_MAX_WORK
 
 
 def work(shape, window, stride):

@@ -66,12 +66,12 @@ LAYOUTS = {
 }
 
 
-POOL_METHODS = ["direct", "separable", "auto"]
+POOL_METHODS = ["direct", "separable", "van_herk", "auto"]
 
 
 def methods_for(op):
-    """Every method of ``op``: correlation has the direct loop only, so far."""
-    return ["direct", "auto"] if op in ("correlate", "convolve") else POOL_METHODS
+    """Every method of ``op``."""
+    return ["direct", "rows", "auto"] if op in ("correlate", "convolve") else POOL_METHODS
 
 
 def run_op(op, x, window, stride, axes, impl="numba", out=None, method="auto"):

@@ -347,15 +347,21 @@ def restore_threads():
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.uint8])
 def test_bitwise_identical_for_any_thread_count(dtype, restore_threads):
     rng = np.random.default_rng(11)
-    x = (rng.standard_normal((4, 130, 170)) * 50).astype(dtype)
+    # Large enough for both the prange loops and the threaded task loops.
+    x = (rng.standard_normal((4, 400, 410)) * 50).astype(dtype)
+    assert x.size >= wk._compile.TASK_PARALLEL_MIN_WORK
     kernel = (rng.standard_normal((5, 3)) * 3).astype(dtype)
     results = {}
     for threads in (1, numba.config.NUMBA_NUM_THREADS):
         numba.set_num_threads(threads)
         results[threads] = [
-            wk.correlate(x, kernel), wk.mean_pool(x, 7, 2), wk.max_pool(x, (3, 9), (1, 2)),
+            wk.correlate(x, kernel, method="direct"), wk.correlate(x, kernel, method="rows"),
+            wk.mean_pool(x, 7, 2, method="separable"), wk.mean_pool(x, 7, 1, method="van_herk"),
+            wk.max_pool(x, (3, 9), (1, 2), method="separable"),
+            wk.max_pool(x, (9, 70), 1, method="van_herk"), wk.max_pool(x, 4, method="direct"),
         ]
-    assert wk.kernels.correlate.parallel.signatures, "the parallel path never ran"
+    assert wk.kernels.correlate.parallel.signatures, "the prange loops never ran in parallel"
+    assert wk._compile._pool is not None, "the task loops never ran on threads"
     for one, many in zip(*results.values()):
         assert one.tobytes() == many.tobytes()
 
@@ -397,85 +403,168 @@ def test_python_impl_runs_the_same_source():
     for name in ("extreme_pool", "sum_pool", "correlate"):
         loop = getattr(wk.kernels, name)
         assert loop.serial.py_func.__code__ is loop.python.__code__
-        assert loop.parallel.py_func is loop.python
+        assert loop.parallel.py_func.__code__ is loop.python.__code__
         assert "for task in prange" in inspect.getsource(loop.python)
+    for name in ("separable_pool", "van_herk_pool"):
+        for code in (wk.kernels.MAX, wk.kernels.MIN, wk.kernels.SUM):
+            loop = getattr(wk.kernels, name)[code]
+            assert loop.serial.py_func.__code__ is loop.python.__code__
+            # In the Python form, REDUCE is the constant and helpers are plain Python.
+            namespace = loop.python.__globals__
+            assert namespace["REDUCE"] == code
+            assert inspect.isfunction(namespace["combine"])
+            assert namespace["pool_row"].__globals__ is namespace
 
 
 # -- methods -------------------------------------------------------------------
 
+FAST_METHODS = ["separable", "van_herk"]
+# Windows and strides that reach every row algorithm of the fast methods:
+# direct rows (up to 64 wide), doubling (max/min) and blocked (sums) beyond,
+# van Herk blocks of several heights, strides below and above the window.
+WIDE_CASES = [((4, 3), 1), ((5, 5), (2, 1)), ((2, 7), (1, 3)), ((7, 65), 1), ((9, 70), (2, 3)),
+              ((3, 100), (1, 7)), ((6, 81), (4, 1))]
 
+
+@pytest.mark.parametrize("method", FAST_METHODS)
 @pytest.mark.parametrize("impl", ["numba", "python"])
-def test_separable_keeps_integer_sums_exact(impl):
+def test_fast_methods_keep_integer_sums_exact(method, impl):
     u8 = np.full((6, 6), 255, np.uint8)
-    result = wk.sum_pool(u8, 4, 1, impl=impl, method="separable")
+    result = wk.sum_pool(u8, 4, 1, impl=impl, method=method)
     assert result.dtype == np.uint64 and (result == 255 * 16).all()
     i8 = np.full((5, 7), -128, np.int8)
-    assert (wk.sum_pool(i8, (5, 7), impl=impl, method="separable") == -128 * 35).all()
+    assert (wk.sum_pool(i8, (5, 7), impl=impl, method=method) == -128 * 35).all()
     big = np.full((3, 3), 2**62, np.uint64)
-    assert wk.sum_pool(big, (1, 3), 1, impl=impl, method="separable")[0, 0] == 3 * 2**62
+    assert wk.sum_pool(big, (1, 3), 1, impl=impl, method=method)[0, 0] == 3 * 2**62
     extremes = np.array([[np.iinfo(np.int64).min, 0], [1, np.iinfo(np.int64).max]])
-    assert wk.max_pool(extremes, 2, impl=impl, method="separable")[0, 0] == np.iinfo(np.int64).max
-    assert wk.min_pool(extremes, 2, impl=impl, method="separable")[0, 0] == np.iinfo(np.int64).min
+    assert wk.max_pool(extremes, 2, impl=impl, method=method)[0, 0] == np.iinfo(np.int64).max
+    assert wk.min_pool(extremes, 2, impl=impl, method=method)[0, 0] == np.iinfo(np.int64).min
+    # Wide windows: blocked row sums, still exact in the 64-bit accumulator.
+    u8_wide = np.full((3, 150), 255, np.uint8)
+    assert (wk.sum_pool(u8_wide, (2, 90), (1, 3), impl=impl, method=method) == 255 * 180).all()
 
 
-@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
-def test_separable_nan_and_inf_match_direct(dtype):
+@pytest.mark.parametrize("method", FAST_METHODS)
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64, np.int16, np.uint8])
+def test_fast_methods_match_direct_exactly_for_max_min(method, dtype):
     rng = np.random.default_rng(4)
-    x = rng.standard_normal((3, 23, 19)).astype(dtype)
-    flat = x.reshape(-1)
-    flat[rng.choice(flat.size, 25, replace=False)] = np.nan
-    flat[rng.choice(flat.size, 10, replace=False)] = np.inf
-    flat[rng.choice(flat.size, 10, replace=False)] = -np.inf
-    for window, stride in [((4, 3), 1), ((5, 5), (2, 1)), ((2, 7), (1, 3))]:
+    x = (rng.standard_normal((3, 23, 190)) * 50).astype(dtype)
+    if np.dtype(dtype).kind == "f":
+        flat = x.reshape(-1)
+        flat[rng.choice(flat.size, 25, replace=False)] = np.nan
+        flat[rng.choice(flat.size, 10, replace=False)] = np.inf
+        flat[rng.choice(flat.size, 10, replace=False)] = -np.inf
+    for window, stride in WIDE_CASES:
         for reduce in ("max", "min"):
             direct = wk.pool(x, window, stride, reduce=reduce, method="direct")
-            separable = wk.pool(x, window, stride, reduce=reduce, method="separable")
-            np.testing.assert_array_equal(separable, direct, err_msg=f"{reduce} {window} {stride}")
+            fast = wk.pool(x, window, stride, reduce=reduce, method=method)
+            np.testing.assert_array_equal(fast, direct, err_msg=f"{reduce} {window} {stride}")
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex128])
-def test_separable_float_sums_within_tolerance(dtype):
-    """Float sums add in another order: equal to rounding, eps x window sides."""
+@pytest.mark.parametrize("method", FAST_METHODS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.complex64, np.complex128])
+def test_fast_methods_float_sums_within_tolerance(method, dtype):
+    """Float sums add in another order: equal to within the worst-case rounding.
+
+    Any order of adding n terms is within (n - 1) eps sum|x| of the exact sum,
+    so two orders are within 2 (n - 1) eps sum|x| of each other. One dropped
+    or doubled term would be off by about sum|x| / n, far more.
+    """
     rng = np.random.default_rng(9)
-    x = (rng.standard_normal((300, 280)) * 100).astype(dtype)
-    for reduce in ("sum", "mean"):
-        direct = wk.pool(x, (9, 7), 1, reduce=reduce, method="direct")
-        separable = wk.pool(x, (9, 7), 1, reduce=reduce, method="separable")
-        scale = wk.pool(np.abs(x), (9, 7), 1, reduce=reduce, method="direct")
-        eps = np.finfo(dtype).eps
-        # Each result is a sum of 63 terms: the error of either order is at
-        # most (9 + 7) roundings of partial sums bounded by the sum of |x|.
-        assert (np.abs(separable - direct) <= 16 * eps * scale).all()
+    x = (rng.standard_normal((40, 280)) * 100).astype(dtype)
+    if np.dtype(dtype).kind == "c":
+        x += 1j * (rng.standard_normal(x.shape) * 100).astype(x.dtype)
+    for window, stride in WIDE_CASES:
+        n = np.prod(window)
+        for reduce in ("sum", "mean"):
+            direct = wk.pool(x, window, stride, reduce=reduce, method="direct")
+            fast = wk.pool(x, window, stride, reduce=reduce, method=method)
+            scale = wk.pool(np.abs(x), window, stride, reduce=reduce, method="direct")
+            eps = np.finfo(dtype).eps
+            assert fast.dtype == direct.dtype
+            assert (np.abs(fast - direct) <= 2 * (n - 1) * eps * scale).all(), (window, stride)
 
 
-def test_separable_float16_mean_does_not_overflow():
-    x = np.full((8, 8), 60000, np.float16)
-    np.testing.assert_array_equal(wk.mean_pool(x, 4, 1, method="separable"),
-                                  np.full((5, 5), 60000, np.float16))
+@pytest.mark.parametrize("method", FAST_METHODS)
+def test_fast_sum_error_does_not_grow_with_length(method):
+    """No running sum that subtracts: the error at the end of a long signal
+    is as small as at its start (float32, a large offset, a million samples)."""
+    rng = np.random.default_rng(2)
+    x = (1000 + rng.random(1_000_000)).astype(np.float32)
+    window = 100
+    exact = wk.sum_pool(x.astype(np.float64), window, 1, method="direct")
+    fast = wk.sum_pool(x, window, 1, method=method)
+    bound = 2 * (window - 1) * np.finfo(np.float32).eps * exact
+    error = np.abs(fast - exact)
+    assert (error <= bound).all()
 
 
-def test_separable_memory_is_one_intermediate():
-    """Separable passes need one intermediate array (input rows x output columns), no more."""
+@pytest.mark.parametrize("method", FAST_METHODS)
+def test_fast_methods_float16_mean_does_not_overflow(method):
+    x = np.full((8, 80), 60000, np.float16)
+    for window in (4, (4, 70)):
+        result = wk.mean_pool(x, window, 1, method=method)
+        np.testing.assert_array_equal(result, np.full(result.shape, 60000, np.float16))
+
+
+@pytest.mark.parametrize("method", FAST_METHODS)
+def test_fast_methods_on_volumes_and_batches(method):
+    """3-D windows combine depth slices first; batch axes in any position."""
+    x = make_data((4, 9, 11, 75), np.float64)
+    for window, stride, axes in [((2, 3, 4), 1, (1, 2, 3)), ((3, 7, 66), (2, 1, 3), (1, 2, 3)),
+                                 ((5, 3), (1, 2), (3, 1)), (3, 1, (0, 3))]:
+        for reduce in ("max", "sum"):
+            direct = wk.pool(x, window, stride, reduce=reduce, axes=axes, method="direct")
+            fast = wk.pool(x, window, stride, reduce=reduce, axes=axes, method=method)
+            np.testing.assert_allclose(fast, direct, rtol=1e-13, err_msg=f"{window} {axes}")
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.float16, np.float32, np.complex128])
+def test_correlate_rows_is_bitwise_the_direct_sum(dtype):
+    """Same terms, same order: equal bit for bit, even for floats."""
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((2, 30, 41)) * 20).astype(dtype)
+    kernel = (rng.standard_normal((5, 7)) * 3).astype(dtype)
+    for stride in (1, (2, 1), (1, 3)):
+        for op in (wk.correlate, wk.convolve):
+            np.testing.assert_array_equal(op(x, kernel, stride, method="rows"),
+                                          op(x, kernel, stride, method="direct"))
+
+
+@pytest.mark.parametrize("method, scratch_rows", [("separable", 2), ("van_herk", 9 + 3)])
+def test_fast_methods_allocate_the_output_and_a_few_rows(method, scratch_rows):
+    """Peak memory (tracemalloc sees Numba's allocations too) is the output
+    plus the documented scratch rows per thread, not an image-sized array."""
     x = make_data((600, 600), np.float64)
-    wk.max_pool(x, 9, 1, method="separable")
+    wk.max_pool(x, 9, 1, method=method)
     tracemalloc.start()
-    result = wk.max_pool(x, 9, 1, method="separable")
+    result = wk.max_pool(x, 9, 1, method=method)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    intermediate = 600 * result.shape[1] * 8
-    assert peak < result.nbytes + intermediate + 64 * 1024, (peak, result.nbytes, intermediate)
+    scratch = numba.get_num_threads() * scratch_rows * x.shape[1] * x.itemsize
+    assert peak < result.nbytes + scratch + 16 * 1024, (peak, result.nbytes, scratch)
+    # A 1-D signal is one long row: scratch is a segment of it, not all of it.
+    signal = make_data((2_000_000,), np.float64)
+    wk.sum_pool(signal, 100, 1, method=method)
+    tracemalloc.start()
+    result = wk.sum_pool(signal, 100, 1, method=method)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    segment = (wk.kernels.SEGMENT + 100) * signal.itemsize
+    assert peak < result.nbytes + numba.get_num_threads() * 4 * segment + 16 * 1024
 
 
 def test_choose_method():
-    assert wk.choose_method("max", (512, 512), 4).method == "direct"  # blocks: nothing to share
-    assert wk.choose_method("mean", (512, 512), 2, 1).method == "direct"
-    assert wk.choose_method("max", (2048, 2048), 31, 1).method == "separable"
-    assert wk.choose_method("sum", (100, 100, 100), 5, 1, axes=(0, 1, 2)).method == "separable"
-    assert wk.choose_method("min", (4096,), 31, 1).method == "direct"  # 1-D
-    assert wk.choose_method("max", (50, 50), (1, 9), 1).method == "direct"
-    assert wk.choose_method("correlate", (512, 512), (11, 11)).method == "direct"
+    assert wk.choose_method("max", (512, 512), 4).method == "separable"
+    assert wk.choose_method("mean", (512, 512), 2, 1).method == "separable"
+    assert wk.choose_method("max", (2048, 2048), 31, 1).method == "van_herk"
+    assert wk.choose_method("max", (2048, 2048), 31, 16).method == "separable"
+    assert wk.choose_method("sum", (100, 100, 100), 5, 1, axes=(0, 1, 2)).method == "van_herk"
+    assert wk.choose_method("min", (4096,), 31, 1).method == "separable"  # 1-D: one row
+    assert wk.choose_method("correlate", (512, 512), (11, 11)).method == "rows"
     choice = wk.choose_method("max", (512, 512), 16, 1)
-    assert "separable passes read" in choice.reason and "direct reads" in choice.reason
+    assert "van Herk combines 3 input rows per output row, separable 16" in choice.reason
+    assert choice.work > 0
     # auto runs what choose_method names.
     x = make_data((40, 40), np.float64)
     for window, stride in [(4, 4), (9, 1), ((1, 9), 1)]:

@@ -50,10 +50,10 @@ def test_skips_are_not_implemented_errors():
         bench_pool.Pool().setup("max", 31, 1, "float32", "2048x2048", "strided")
 
 
-def test_large_windows_run_separable_in_the_grid():
+def test_large_windows_run_in_the_grid():
     benchmark = bench_pool.Pool()
     params = ("max", 31, 1, "float32", "2048x2048", "numba")
-    benchmark.setup(*params)  # no longer skipped: auto reads 2.5e8, not 3.9e9
+    benchmark.setup(*params)  # not skipped: van Herk does ~1.4e8 operations, not 3.9e9
     before = signatures()
     benchmark.time_pool(*params)
     assert signatures() == before

@@ -147,15 +147,26 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
         ``"python"``: the same loops run by the interpreter (slow; for
         teaching). ``"strided"``: the vectorised stride-trick reference of
         :mod:`windowkit.strided`.
-    method : {"auto", "direct", "separable"}
-        The algorithm of the ``"numba"`` and ``"python"`` loops.
-        ``"direct"``: the textbook loop, O(window size) per output.
-        ``"separable"``: one windowed axis at a time, O(sum of the window's
-        sides) per output, through an intermediate array of the reduced
-        axes so far. ``"auto"`` picks the one that reads fewer window
-        elements; :func:`choose_method` says which and why. Every method
+    method : {"auto", "direct", "separable", "van_herk"}
+        The algorithm of the ``"numba"`` and ``"python"`` loops; see
+        :mod:`windowkit.kernels` for each loop and its cost.
+        ``"direct"``: the textbook loop, window size operations per output,
+        not vectorised. ``"separable"``: for each output row, the window's
+        rows are combined element by element into one row, which is then
+        pooled along its length; both loops run along contiguous rows
+        (packed SIMD), window height (x depth) + window width operations per
+        output. ``"van_herk"``: van Herk/Gil-Werman blocks along the rows,
+        about 3 row operations per output whatever the window's height, then
+        the same pooling along the row. Along rows, windows wider than 64
+        use doubling spans (max, min: log2(width) operations) or van Herk
+        blocks (sums: 3 operations). ``"auto"`` runs van Herk when it
+        combines fewer input rows per output row than separable, else
+        separable; :func:`choose_method` says which and why. Every method
         gives the direct loop's result: exactly for max, min and integer
-        sums, to rounding for float sums (the order of additions differs).
+        sums, and for float sums to rounding (the order of additions
+        differs; the tests bound it by 2 (n - 1) eps sum(|x|) for a window
+        of n elements, and no method subtracts, so the error does not grow
+        with the array).
 
     Returns
     -------
@@ -176,11 +187,11 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
     Notes
     -----
     max and min follow ``np.max`` and ``np.min``: a window holding a NaN
-    gives NaN. The direct loop costs O(window size) per output and needs no
-    memory besides the output; the separable passes cost O(sum of the
-    window's sides) and add one intermediate array. float16 and non-native
-    byte order inputs are first converted to a native float32 / native copy,
-    since Numba computes on neither.
+    gives NaN. No method allocates more than the output and a few scratch
+    rows per thread (van Herk: window height + 3 rows). float16 and
+    non-native byte order inputs are first converted to a native float32 /
+    native copy, since Numba computes on neither. Complex sums and means
+    run the fast methods on the real and imaginary parts.
 
     Examples
     --------
@@ -215,48 +226,40 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
     if method == "auto":
         method = _choose_pool_method(x.shape, geometry).method
     count = math.prod(geometry.window) if reduce == "mean" else None
-    if method == "direct":
-        _pool_loops(x, geometry, reduce, out, impl, divide_by=count)
-        return out
-
-    # Separable: reduce one windowed axis at a time, innermost first. The
-    # intermediates keep the accumulator dtype, so no pass rounds or wraps.
-    current = x
-    passes = _separable_passes(x.shape, geometry)
-    for index, (one_axis, shape) in enumerate(passes):
-        last = index == len(passes) - 1
-        target = out if last else np.empty(shape, v.accumulator_dtype(result_dtype))
-        _pool_loops(current, one_axis, reduce, target, impl, divide_by=count if last else None)
-        current = target
+    _pool_loops(x, geometry, reduce, out, impl, method, divide_by=count)
     return out
 
 
-def _pool_loops(x, geometry, reduce, out, impl, divide_by=None):
-    """The direct loop of ``reduce`` over ``geometry``'s windows, into ``out``."""
+_REDUCE_CODES = {"max": kernels.MAX, "min": kernels.MIN, "sum": kernels.SUM, "mean": kernels.SUM}
+
+
+def _pool_loops(x, geometry, reduce, out, impl, method, divide_by=None):
+    """The loop of ``method`` for ``reduce`` over ``geometry``'s windows, into ``out``."""
     window = _pad3(geometry.window, 1)
-    if reduce in ("max", "min"):
-        _run_loops(kernels.extreme_pool, x, (window, reduce == "max"), geometry, out, impl)
+    if method == "direct":
+        if reduce in ("max", "min"):
+            args = (window, reduce == "max")
+            _run_loops(kernels.extreme_pool, x, args, geometry, out, impl)
+        else:
+            zero = v.accumulator_dtype(out.dtype).type(0)
+            _run_loops(kernels.sum_pool, x, (window, zero), geometry, out, impl,
+                       divide_by=divide_by)
+        return
+    loop = kernels.separable_pool if method == "separable" else kernels.van_herk_pool
+    loop = loop[_REDUCE_CODES[reduce]]
+    # The fast loops divide sums into means themselves (0: no division).
+    args = (window, np.intp(divide_by or 0))
+    if x.dtype.kind == "c":
+        # Sums are linear: pool the real and imaginary parts as two float
+        # arrays (views, no copy), so the fast loops need no complex code.
+        # Means divide afterwards, as complex numbers, as np.mean does.
+        args = (window, np.intp(0))
+        for part in ("real", "imag"):
+            _run_loops(loop, getattr(x, part), args, geometry, getattr(out, part), impl)
+        if divide_by:
+            np.divide(out, np.intp(divide_by), out=out)
     else:
-        zero = v.accumulator_dtype(out.dtype).type(0)
-        _run_loops(kernels.sum_pool, x, (window, zero), geometry, out, impl, divide_by=divide_by)
-
-
-def _separable_passes(shape, geometry):
-    """One 1-axis geometry per windowed axis, innermost axis first, with its output shape."""
-    passes = []
-    for index in sorted(range(len(geometry.axes)), key=lambda i: -geometry.axes[i]):
-        one_axis = geometry.one_axis(index, shape)
-        shape = one_axis.out_shape
-        passes.append((one_axis, shape))
-    return passes
-
-
-# Separable passes write and re-read an intermediate array. Measured on
-# 512x512 float64 and 2048x2048 float32 max pooling (windows 2 to 31,
-# strides 1 to 8), they win once they read about 1.65x fewer window
-# elements than the direct loop (3/1: 1.5x fewer, 0.99x the time; 4/1: 2x
-# fewer, 1.25x faster; 31/1: 15x fewer, 8x faster).
-SEPARABLE_OVERHEAD = 1.7
+        _run_loops(loop, x, args, geometry, out, impl)
 
 
 @dataclass(frozen=True)
@@ -265,7 +268,7 @@ class MethodChoice:
 
     method: str
     reason: str
-    reads: int  # window elements the chosen method reads in one call
+    work: int  # the chosen method's estimated element operations in one call
 
     def __str__(self):
         return f"{self.method}: {self.reason}"
@@ -284,46 +287,54 @@ def choose_method(op, shape, window, stride=None, *, axes=None):
     Returns
     -------
     MethodChoice
-        ``.method`` is the name to pass as ``method=``; ``.reason`` says why,
-        in window reads per call; ``.reads`` is that method's count.
+        ``.method`` is the name to pass as ``method=``; ``.reason`` says why;
+        ``.work`` is the chosen method's estimated number of element
+        operations (reads and combines) for one call.
 
     Examples
     --------
     >>> import windowkit as wk
     >>> wk.choose_method("max", (512, 512), 2).method
-    'direct'
+    'separable'
     >>> print(wk.choose_method("max", (2048, 2048), 31, stride=1))
-    separable: separable passes read 2.5e+08 window elements (x1.7 for the intermediate), direct reads 3.9e+09
+    van_herk: window rows 31 at stride 1: van Herk combines 3 input rows per output row, separable 31
     >>> wk.choose_method("correlate", (512, 512), (3, 3)).method
-    'direct'
+    'rows'
     """
     v.check_choice(op, "op", v.REDUCTIONS + ("correlate", "convolve"))
     shape = v.as_shape(shape)
     if op in ("correlate", "convolve"):
         geometry = v.geometry(shape, window, 1 if stride is None else stride, axes)
-        reads = math.prod(geometry.out_shape) * math.prod(geometry.window)
-        return MethodChoice("direct", "the direct loop is the only correlation method so far", reads)
+        work = math.prod(geometry.out_shape) * math.prod(geometry.window)
+        reason = "the direct sum with the output row innermost (vectorised), the only faster method"
+        return MethodChoice("rows", reason, work)
     geometry = v.geometry(shape, window, stride, axes, default_stride="window")
     return _choose_pool_method(shape, geometry)
 
 
 def _choose_pool_method(shape, geometry):
-    direct = math.prod(geometry.out_shape) * math.prod(geometry.window)
-    if sum(k > 1 for k in geometry.window) < 2:
-        return MethodChoice(
-            "direct", "a window with one side longer than 1 has nothing to separate", direct
-        )
-    separable = sum(
-        math.prod(pass_shape) * one_axis.window[0]
-        for one_axis, pass_shape in _separable_passes(shape, geometry)
+    """separable or van_herk, by how many input rows each combines per output row."""
+    window_depth, window_rows, window_cols = _pad3(geometry.window, 1)
+    _, stride_rows, stride_cols = _pad3(geometry.stride, 1)
+    separable = window_depth * window_rows
+    # van Herk combines each input row (over the window's depth) into one
+    # suffix and one prefix, then one more combine per output row.
+    van_herk = 2 * window_depth * min(stride_rows, window_rows) + 1
+    reason = (
+        f"window rows {window_rows} at stride {stride_rows}: van Herk combines {van_herk} "
+        f"input rows per output row, separable {separable}"
     )
-    reads = (
-        f"separable passes read {separable:.2g} window elements (x{SEPARABLE_OVERHEAD} for "
-        f"the intermediate), direct reads {direct:.2g}"
-    )
-    if separable * SEPARABLE_OVERHEAD < direct:
-        return MethodChoice("separable", reads, separable)
-    return MethodChoice("direct", reads, direct)
+    method, rows = ("van_herk", van_herk) if van_herk < separable else ("separable", separable)
+    # Estimated element operations: row combines, then pooling along the rows.
+    row_axis = geometry.axes[-1]
+    out_size = math.prod(geometry.out_shape)
+    out_rows = out_size // max(1, geometry.out_shape[row_axis])
+    if window_cols <= kernels.ROW_DIRECT_MAX_WINDOW:
+        along_row = window_cols
+    else:
+        along_row = 3 * stride_cols + window_cols.bit_length()
+    work = out_rows * shape[row_axis] * rows + out_size * along_row
+    return MethodChoice(method, reason, work)
 
 
 def _pool_variant(reduce):
@@ -423,9 +434,12 @@ def correlate(x, kernel, stride=1, *, axes=None, out=None, impl="numba", method=
         Array of the output shape and result dtype to write into.
     impl : {"numba", "python", "strided"}
         As in :func:`pool`.
-    method : {"auto", "direct"}
-        The algorithm; so far only the direct loop, O(kernel size) per
-        output, which ``"auto"`` picks.
+    method : {"auto", "direct", "rows"}
+        ``"direct"``: the textbook loop, one multiply-add per kernel element
+        per output. ``"rows"`` (what ``"auto"`` runs): the same sum, term
+        for term and in the same order, so bitwise the same result, with
+        the loop over output columns innermost, so that it compiles to
+        packed SIMD instructions.
 
     Returns
     -------
@@ -499,8 +513,14 @@ def _correlate(x, kernel, stride, axes, out, impl, method, *, flip):
         return strided.correlate(strided.window_view(x, geometry), weights, out)
 
     weights = weights.reshape(_pad3(weights.shape, 1))
-    zero = weights.dtype.type(0)
-    _run_loops(kernels.correlate, x, (weights, zero), geometry, out, impl)
+    if method == "auto":
+        method = "rows"
+    if method == "direct":
+        zero = weights.dtype.type(0)
+        _run_loops(kernels.correlate, x, (weights, zero), geometry, out, impl)
+    else:
+        # A task kernel has one copy per reduction; correlation uses none.
+        _run_loops(kernels.correlate_rows[kernels.SUM], x, (weights,), geometry, out, impl)
     return out
 
 

@@ -15,8 +15,8 @@ import numpy as np
 MAX_WINDOW_DIMS = 3
 REDUCTIONS = ("max", "min", "mean", "sum")
 IMPLS = ("numba", "python", "strided")
-POOL_METHODS = ("auto", "direct", "separable")
-CORRELATE_METHODS = ("auto", "direct")
+POOL_METHODS = ("auto", "direct", "separable", "van_herk")
+CORRELATE_METHODS = ("auto", "direct", "rows")
 
 # bool, signed int, unsigned int, float, complex
 _SUPPORTED_KINDS = "biufc"
