@@ -6,14 +6,14 @@ ASV := $(VENV)/bin/asv
 
 # The asv subset CI runs once each (--quick): every class, a few parameters.
 # No spaces inside a pattern (make splits on them): \s stands for one.
-BENCH_CHECK := "Loops|Convolve|PoolReductions|Startup" \
+BENCH_CHECK := "Loops|Convolve|PoolReductions|Startup|Import|SmallInput" \
 	"Pool(Memory)?\.\w+\('(max|mean)',\s(3|16),\s(1|'block'),\s'float32',\s'512x512'" \
 	"Pool\.\w+\('max',\s3,\s1,\s'float32',\s'2048x2048',\s'numba'\)" \
 	"Pool\.\w+\('max',\s2,\s2,\s'uint8',\s'60000x28x28',\s'numba'\)" \
 	"Correlate\.\w+\((3|5),\s1,\s'float64',\s'512x512'" \
 	"CorrelateMemory\.\w+\(3,\s1,\s'float32',\s'512x512'"
 
-.PHONY: test bench-check bench bench-html compare clean
+.PHONY: demo test bench-check bench bench-html compare clean
 
 # One stamp per set of extras; reinstall when pyproject.toml changes.
 $(VENV)/.installed-%: pyproject.toml
@@ -21,6 +21,11 @@ $(VENV)/.installed-%: pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e ".[$*]"
 	touch $@
+
+# The teaching walk-through on the built-in astronaut image: figures, a
+# report and a loop-versus-vectorised timing table in windowkit-demo/.
+demo: $(VENV)/.installed-plot
+	$(VENV)/bin/windowkit demo --out windowkit-demo
 
 # The whole test suite, after checking that every benchmark still runs.
 test: bench-check
@@ -42,7 +47,7 @@ bench-html: $(VENV)/.installed-bench
 	@echo "open .asv/html/index.html in a browser"
 
 clean:
-	rm -rf $(VENV) .asv .pytest_cache .hypothesis build src/*.egg-info
+	rm -rf $(VENV) .asv .pytest_cache .hypothesis build src/*.egg-info windowkit-demo
 	find src benchmarks -name __pycache__ -prune -exec rm -rf {} +
 
 # windowkit against numpy, scikit-image, scipy, OpenCV and PyTorch (where
