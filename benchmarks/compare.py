@@ -362,7 +362,8 @@ def footnote(args):
         "was checked against windowkit's before timing (exact for max/min, to rounding for sums). "
         "Blank: the peer cannot do that case (a dtype, overlapping windows); missing: not installed. "
         "windowkit's first call compiles its kernel; that call is not timed. "
-        "windowkit runs its default, method=\"auto\" (wk.choose_method says what it picks)."
+        "windowkit runs its default, method=\"auto\" (wk.choose_method says what it picks). "
+        "The 8×8 row times the whole call on a tiny input (validation, dispatch, allocation)."
     )
 
 

@@ -1,6 +1,7 @@
 """The teaching layer: explain(), windowkit.plot, the demo and the tutorial."""
 
 import itertools
+import os
 import re
 import subprocess
 import sys
@@ -117,9 +118,10 @@ def test_library_code_never_shows_a_figure():
 
 def test_demo_writes_figures_and_report(tmp_path):
     out = tmp_path / "demo"
+    env = dict(os.environ, MPLBACKEND="Agg")  # non-interactive, whatever the machine
     result = subprocess.run(
         [sys.executable, "-m", "windowkit", "demo", "--out", str(out), "--quick"],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=True, env=env,
     )
     names = {"input.png", "pools.png", "windows.png", "pixels.png",
              "correlation_vs_convolution.png", "report.md"}
@@ -143,6 +145,20 @@ def test_demo_bad_arguments_are_clear(tmp_path):
     assert usage.returncode == 2 and "usage: windowkit demo" in usage.stderr
     bad = subprocess.run(run + ["demo", "--window", "0"], capture_output=True, text=True)
     assert bad.returncode == 2 and "positive" in bad.stderr
+
+
+def test_demo_loads_named_samples_and_files(tmp_path):
+    from skimage import io
+
+    from windowkit._demo import load_image, to_grey
+
+    camera = load_image("camera")
+    assert camera.shape == (512, 512) and camera.dtype == np.uint8
+    path = tmp_path / "tiny.png"
+    io.imsave(path, np.arange(64, dtype=np.uint8).reshape(8, 8), check_contrast=False)
+    np.testing.assert_array_equal(load_image(str(path)), np.arange(64).reshape(8, 8))
+    grey, grey_u8 = to_grey(load_image(str(path)))
+    np.testing.assert_array_equal(grey_u8, np.arange(64).reshape(8, 8))
 
 
 def test_demo_greyscale_conversion_scales_before_casting():

@@ -8,9 +8,12 @@ Every kernel is written once, as a plain Python function, and decorated with
 - ``.parallel``: compiled by Numba with ``parallel=True``, so ``prange``
   spreads the outer loop over ``numba.get_num_threads()`` threads.
 
-Kernels may call small helpers decorated with :func:`helper`: compiled,
-they are inlined into the kernel; in the ``.python`` form the kernel calls
-their plain Python source instead, so nothing compiled runs there.
+The fast pooling and correlation loops are :class:`TaskKernel` s instead:
+one compiled copy per reduction (``kernel[code]``), serial only, run on
+Python threads over ranges of independent tasks. They call small helpers
+decorated with :func:`helper`, which Numba inlines into each copy; in the
+``.python`` form the helpers are their plain Python source, so nothing
+compiled runs there.
 
 Nothing is compiled at import: each form compiles on its first call for the
 argument types it meets, and the machine code is cached on disk.
@@ -215,5 +218,9 @@ def task_kernel(count_tasks):
 
 
 def helper(func):
-    """Decorator for a small function that kernels call (compiled; LLVM inlines it)."""
+    """Decorator for a small function that task kernels call.
+
+    Each :class:`TaskKernel` copy re-binds and inlines it; the dispatcher
+    made here is what ``_namespace`` finds and what tests may call directly.
+    """
     return numba.njit(**_POLICY)(func)

@@ -161,8 +161,8 @@ def timing_table(shape, rows, window, stride):
         f"(correlation: 3x3, stride {stride}); medians. The python and numba columns run "
         f"the very same loop source (`method=\"direct\"`).",
         "",
-        "| op | python loop | numba loop | stride-trick view | numba ÷ python | "
-        "strided ÷ python | first numba call (compile or cache load) |",
+        "| op | python loop | numba loop | stride-trick view | numba speed-up | "
+        "strided speed-up | first numba call (compile or cache load) |",
         "|---|---|---|---|---|---|---|",
     ]
     for op in TIMED_OPS:
