@@ -35,13 +35,6 @@ class Geometry:
     stride: tuple
     out_shape: tuple
 
-    def one_axis(self, index, shape):
-        """The geometry of windowed axis ``index`` alone, over an array of ``shape``."""
-        axis, k, s = self.axes[index], self.window[index], self.stride[index]
-        out_shape = list(shape)
-        out_shape[axis] = valid_length(shape[axis], k, s)
-        return Geometry((axis,), (k,), (s,), tuple(out_shape))
-
 
 def valid_length(n, k, s):
     """How many windows of size ``k`` at stride ``s`` lie wholly inside length ``n``."""
