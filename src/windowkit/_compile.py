@@ -59,13 +59,7 @@ class Kernel:
     def python(self):
         """The kernel as plain Python: its helpers replaced by their Python source."""
         if self._python is None:
-            # One namespace in which every compiled helper is swapped for its
-            # Python source, itself reading this namespace, so helpers that
-            # call helpers stay plain Python too.
-            plain = dict(self._func.__globals__)
-            for name, value in plain.items():
-                if isinstance(value, numba.core.dispatcher.Dispatcher):
-                    plain[name] = _rebind(value.py_func, plain)
+            plain = _namespace(self._func.__globals__, {}, "", compile_helpers=False)
             self._python = _rebind(self._func, plain)
         return self._python
 
@@ -130,8 +124,9 @@ class _Specialised:
         func = task_kernel._func
         self.count_tasks = task_kernel.count_tasks
         suffix = f"_reduce{code}"
-        compiled = _namespace(func.__globals__, code, suffix, compile_helpers=True)
-        plain = _namespace(func.__globals__, code, suffix, compile_helpers=False)
+        constants = {"REDUCE": code}
+        compiled = _namespace(func.__globals__, constants, suffix, compile_helpers=True)
+        plain = _namespace(func.__globals__, constants, suffix, compile_helpers=False)
         self.serial = numba.njit(**_POLICY)(_rebind(func, compiled, func.__qualname__ + suffix))
         self.python = _rebind(func, plain)
 
@@ -168,13 +163,14 @@ class _Specialised:
 TASK_PARALLEL_MIN_WORK = 1 << 19
 
 
-def _namespace(module_globals, code, suffix, compile_helpers):
-    """The module's globals with ``REDUCE = code`` and every helper re-bound to them.
+def _namespace(module_globals, constants, suffix, compile_helpers):
+    """The module's globals updated with ``constants``, every helper re-bound to them.
 
-    Compiled helpers are marked for inlining into the kernel, so the whole
-    loop is one function for LLVM; plain ones stay Python functions.
+    Helpers that call helpers then see the same namespace. Compiled helpers
+    are marked for inlining into the kernel, so the whole loop is one
+    function for LLVM; plain ones stay Python functions.
     """
-    namespace = dict(module_globals, REDUCE=code)
+    namespace = dict(module_globals, **constants)
     for name, value in namespace.items():
         if isinstance(value, numba.core.dispatcher.Dispatcher):
             func = _rebind(value.py_func, namespace, value.py_func.__qualname__ + suffix)
