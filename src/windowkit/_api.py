@@ -5,6 +5,7 @@ Validation lives in :mod:`windowkit._validation`, the loops in
 :mod:`windowkit.strided`; this module only wires them together.
 """
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -312,8 +313,13 @@ def choose_method(op, shape, window, stride=None, *, axes=None):
     return _choose_pool_method(shape, geometry)
 
 
+@functools.lru_cache(maxsize=256)
 def _choose_pool_method(shape, geometry):
-    """separable or van_herk, by how many input rows each combines per output row."""
+    """separable or van_herk, by how many input rows each combines per output row.
+
+    Cached: the same shapes come back call after call, and on small inputs
+    this Python arithmetic is a visible part of the call.
+    """
     window_depth, window_rows, window_cols = _pad3(geometry.window, 1)
     _, stride_rows, stride_cols = _pad3(geometry.stride, 1)
     separable = window_depth * window_rows
@@ -329,10 +335,10 @@ def _choose_pool_method(shape, geometry):
     row_axis = geometry.axes[-1]
     out_size = math.prod(geometry.out_shape)
     out_rows = out_size // max(1, geometry.out_shape[row_axis])
-    if window_cols <= kernels.ROW_DIRECT_MAX_WINDOW:
-        along_row = window_cols
+    if kernels.row_uses_doubling.py_func(window_cols, stride_cols):
+        along_row = stride_cols * (window_cols.bit_length() - 1) + 2
     else:
-        along_row = 3 * stride_cols + window_cols.bit_length()
+        along_row = window_cols
     work = out_rows * shape[row_axis] * rows + out_size * along_row
     return MethodChoice(method, reason, work)
 
@@ -537,18 +543,19 @@ def _run_loops(loop, x, args, geometry, out, impl, divide_by=None):
     ``divide_by`` turns sums into means before any rounding to float16.
     """
     # Numba computes on neither float16 nor byte-swapped data: convert (a copy).
-    native = x.dtype.newbyteorder("=")
-    if native == np.float16:
-        x = x.astype(np.float32)
-    elif native != x.dtype:
-        x = x.astype(native)
+    if x.dtype.char == "e" or not x.dtype.isnative:
+        native = x.dtype.newbyteorder("=")
+        x = x.astype(np.float32 if native == np.float16 else native)
     # Numba has no float16: compute into float32, then round once at the end.
     target = np.empty(out.shape, np.float32) if out.dtype == np.float16 else out
 
     n_window_dims = len(geometry.axes)
-    window_last = range(x.ndim - n_window_dims, x.ndim)
-    x_moved = np.moveaxis(x, geometry.axes, window_last)
-    target_moved = np.moveaxis(target, geometry.axes, window_last)
+    window_last = tuple(range(x.ndim - n_window_dims, x.ndim))
+    if geometry.axes == window_last:
+        x_moved, target_moved = x, target  # the common case: skip moveaxis' checks
+    else:
+        x_moved = np.moveaxis(x, geometry.axes, window_last)
+        target_moved = np.moveaxis(target, geometry.axes, window_last)
     stride = _pad3(geometry.stride, 1)
     work = out.size * math.prod(geometry.window)
     for x4, out4 in _folded_pairs(x_moved, target_moved, n_window_dims):
@@ -565,7 +572,7 @@ def _folded(a, n_window_dims):
     """View ``a`` (batch axes, then windowed axes) as (batch, depth, rows, cols)."""
     batch = math.prod(a.shape[: a.ndim - n_window_dims])
     shape = (batch,) + _pad3(a.shape[a.ndim - n_window_dims :], 1)
-    return np.reshape(a, shape, copy=False)
+    return a.reshape(shape, copy=False)
 
 
 def _folded_pairs(x, out, n_window_dims):

@@ -7,6 +7,7 @@ The kernels never check arguments, and the public functions never
 re-implement any of this.
 """
 
+import functools
 import operator
 from dataclasses import dataclass
 
@@ -124,6 +125,21 @@ def geometry(shape, window, stride, axes, *, default_stride=1):
     that windows do not overlap). Raises ValueError or TypeError, naming the
     offending value and its limit, for anything that is not a valid window.
     """
+    if all(_plain(value) for value in (shape, window, stride, axes)):
+        # Cached only for plain ints (no bools, numpy ints or lists), whose
+        # equality is their value, so a cached answer is the right answer.
+        return _cached_geometry(shape, window, stride, axes, default_stride)
+    return _geometry(shape, window, stride, axes, default_stride)
+
+
+def _plain(value):
+    """Whether ``value`` is None, an int or a tuple of ints, with exact types."""
+    if value is None or type(value) is int:
+        return True
+    return type(value) is tuple and all(type(item) is int for item in value)
+
+
+def _geometry(shape, window, stride, axes, default_stride):
     ndim = len(shape)
     if ndim == 0:
         raise ValueError(
@@ -179,6 +195,9 @@ def geometry(shape, window, stride, axes, *, default_stride=1):
     # capping keeps huge Python ints out of the compiled loops.
     stride = tuple(min(s, shape[axis]) for axis, s in zip(axes, stride))
     return Geometry(axes, window, stride, tuple(out_shape))
+
+
+_cached_geometry = functools.lru_cache(maxsize=256)(_geometry)
 
 
 def as_kernel_array(kernel):
