@@ -6,7 +6,7 @@ ASV := $(VENV)/bin/asv
 
 # The asv subset CI runs once each (--quick): every class, a few parameters.
 # No spaces inside a pattern (make splits on them): \s stands for one.
-BENCH_CHECK := "Loops|Convolve|PoolReductions|Startup|Import|SmallInput" \
+BENCH_CHECK := "Loops|Convolve|PoolReductions|Startup|Import|SmallInput|Dask" \
 	"Pool(Memory)?\.\w+\('(max|mean)',\s(3|16),\s(1|'block'),\s'float32',\s'512x512'" \
 	"Pool\.\w+\('max',\s3,\s1,\s'float32',\s'2048x2048',\s'numba'\)" \
 	"Pool\.\w+\('max',\s2,\s2,\s'uint8',\s'60000x28x28',\s'numba'\)" \

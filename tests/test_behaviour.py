@@ -420,10 +420,13 @@ def test_python_impl_runs_the_same_source():
 
 FAST_METHODS = ["separable", "van_herk"]
 # Windows and strides that reach every row algorithm of the fast methods:
-# direct rows (up to 64 wide), doubling (max/min) and blocked (sums) beyond,
-# van Herk blocks of several heights, strides below and above the window.
-WIDE_CASES = [((4, 3), 1), ((5, 5), (2, 1)), ((2, 7), (1, 3)), ((7, 65), 1), ((9, 70), (2, 3)),
-              ((3, 100), (1, 7)), ((6, 81), (4, 1))]
+# direct rows (narrower than 8, or strides too large for doubling to pay),
+# doubling from 8 wide (at the threshold, odd widths whose sums take several
+# pieces, strides above 1), van Herk blocks of several heights, strides
+# below and above the window.
+WIDE_CASES = [((4, 3), 1), ((5, 5), (2, 1)), ((2, 7), (1, 3)), ((3, 8), 1), ((2, 13), (1, 2)),
+              ((3, 16), (2, 5)), ((7, 65), 1), ((9, 70), (2, 3)), ((3, 100), (1, 7)),
+              ((6, 81), (4, 1))]
 
 
 @pytest.mark.parametrize("method", FAST_METHODS)
@@ -439,7 +442,7 @@ def test_fast_methods_keep_integer_sums_exact(method, impl):
     extremes = np.array([[np.iinfo(np.int64).min, 0], [1, np.iinfo(np.int64).max]])
     assert wk.max_pool(extremes, 2, impl=impl, method=method)[0, 0] == np.iinfo(np.int64).max
     assert wk.min_pool(extremes, 2, impl=impl, method=method)[0, 0] == np.iinfo(np.int64).min
-    # Wide windows: blocked row sums, still exact in the 64-bit accumulator.
+    # Wide windows: row sums by doubling, still exact in the 64-bit accumulator.
     u8_wide = np.full((3, 150), 255, np.uint8)
     assert (wk.sum_pool(u8_wide, (2, 90), (1, 3), impl=impl, method=method) == 255 * 180).all()
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _dask
 from . import _validation as v
 from . import kernels, strided
 
@@ -116,6 +117,11 @@ def windows(x, window, stride=1, *, axes=None):
     array([[ 8,  9],
            [12, 13]])
     """
+    if _dask.is_dask_array(x):
+        raise TypeError(
+            "windows() returns a numpy view and would load the whole Dask array; "
+            "use dask.array.lib.stride_tricks.sliding_window_view, or compute first"
+        )
     x = v.as_input_array(x)
     return strided.window_view(x, v.geometry(x.shape, window, stride, axes))
 
@@ -126,9 +132,11 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
 
     Parameters
     ----------
-    x : array_like
+    x : array_like or dask.array.Array
         Input array of bool, integer, float or complex dtype, at least 1-D.
         Axes that are not windowed are batch axes, pooled independently.
+        A Dask array gives a lazy Dask array, each window computed once by
+        one block (see :mod:`windowkit._dask` for the chunk rule).
     window : int or tuple of ints
         Window size, 1 to 3 entries. A lone int is a square window over the
         last two axes (the only axis of a 1-D array), or the same size on
@@ -142,7 +150,8 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
     axes : int or tuple of ints, optional
         The axes the window slides over. Default: the last ``len(window)``.
     out : ndarray, optional
-        Array of the output shape and result dtype to write into.
+        Array of the output shape and result dtype to write into (not with
+        a Dask array: store its result with ``dask.array.store``).
     impl : {"numba", "python", "strided"}
         ``"numba"``: the compiled loops of :mod:`windowkit.kernels`.
         ``"python"``: the same loops run by the interpreter (slow; for
@@ -158,9 +167,9 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
         (packed SIMD), window height (x depth) + window width operations per
         output. ``"van_herk"``: van Herk/Gil-Werman blocks along the rows,
         about 3 row operations per output whatever the window's height, then
-        the same pooling along the row. Along rows, windows wider than 64
-        use doubling spans (max, min: log2(width) operations) or van Herk
-        blocks (sums: 3 operations). ``"auto"`` runs van Herk when it
+        the same pooling along the row. Along rows, windows 8 or more wide
+        use doubling spans (about log2(width) vectorised passes; sums take
+        one span per set bit of the width, nothing subtracted). ``"auto"`` runs van Herk when it
         combines fewer input rows per output row than separable, else
         separable; :func:`choose_method` says which and why. Every method
         gives the direct loop's result: exactly for max, min and integer
@@ -217,6 +226,8 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
     v.check_choice(reduce, "reduce", v.REDUCTIONS)
     v.check_choice(impl, "impl", v.IMPLS)
     v.check_choice(method, "method", v.POOL_METHODS)
+    if _dask.is_dask_array(x):
+        return _dask_pool(x, window, stride, reduce, axes, out, impl, method)
     x = v.as_input_array(x)
     geometry = v.geometry(x.shape, window, stride, axes, default_stride="window")
     result_dtype = v.pool_dtype(reduce, x.dtype)
@@ -229,6 +240,22 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
     count = math.prod(geometry.window) if reduce == "mean" else None
     _pool_loops(x, geometry, reduce, out, impl, method, divide_by=count)
     return out
+
+
+def _dask_pool(x, window, stride, reduce, axes, out, impl, method):
+    """:func:`pool` of a Dask array: a lazy Dask array, see :mod:`windowkit._dask`."""
+    _dask.check_input(x, out)
+    geometry = v.geometry(x.shape, window, stride, axes, default_stride="window")
+    if method == "auto":
+        # The whole array's choice, in every block: blocks are smaller, and
+        # a float sum's last bit can depend on the method.
+        method = _choose_pool_method(x.shape, geometry).method
+    units = _dask.units_for(geometry, reduce, method, x.dtype)
+    return _dask.windowed(
+        x, geometry, v.pool_dtype(reduce, x.dtype), pool, units,
+        window=geometry.window, stride=geometry.stride, axes=geometry.axes,
+        reduce=reduce, impl=impl, method=method,
+    )
 
 
 _REDUCE_CODES = {"max": kernels.MAX, "min": kernels.MIN, "sum": kernels.SUM, "mean": kernels.SUM}
@@ -426,9 +453,11 @@ def correlate(x, kernel, stride=1, *, axes=None, out=None, impl="numba", method=
 
     Parameters
     ----------
-    x : array_like
+    x : array_like or dask.array.Array
         Input array of bool, integer, float or complex dtype, at least 1-D.
         Axes that are not windowed are batch axes, filtered independently.
+        A Dask array gives a lazy Dask array, each window computed once by
+        one block (see :mod:`windowkit._dask` for the chunk rule).
     kernel : array_like
         The weights, 1 to 3 dims and not empty; ``kernel.shape`` is the
         window, its axes matching ``axes`` in order.
@@ -437,7 +466,8 @@ def correlate(x, kernel, stride=1, *, axes=None, out=None, impl="numba", method=
     axes : int or tuple of ints, optional
         The axes the kernel slides over. Default: the last ``kernel.ndim``.
     out : ndarray, optional
-        Array of the output shape and result dtype to write into.
+        Array of the output shape and result dtype to write into (not with
+        a Dask array: store its result with ``dask.array.store``).
     impl : {"numba", "python", "strided"}
         As in :func:`pool`.
     method : {"auto", "direct", "rows"}
@@ -506,6 +536,15 @@ def convolve(x, kernel, stride=1, *, axes=None, out=None, impl="numba", method="
 def _correlate(x, kernel, stride, axes, out, impl, method, *, flip):
     v.check_choice(impl, "impl", v.IMPLS)
     v.check_choice(method, "method", v.CORRELATE_METHODS)
+    if _dask.is_dask_array(x):
+        _dask.check_input(x, out)
+        kernel = v.as_kernel_array(kernel)
+        geometry = v.geometry(x.shape, kernel.shape, stride, axes)
+        return _dask.windowed(
+            x, geometry, v.correlate_dtype(x.dtype, kernel.dtype),
+            convolve if flip else correlate, geometry.stride,
+            kernel=kernel, stride=geometry.stride, axes=geometry.axes, impl=impl, method=method,
+        )
     x = v.as_input_array(x)
     kernel = v.as_kernel_array(kernel)
     geometry = v.geometry(x.shape, kernel.shape, stride, axes)

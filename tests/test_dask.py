@@ -1,0 +1,227 @@
+"""Dask arrays: lazy results equal to the in-memory ones, chunk by chunk.
+
+``assert_eq`` computes the result, compares it with the in-memory one and
+checks every chunk's declared shape against the computed chunk. On top of
+that, ``same`` asks for bitwise equality: a Dask block must compute each
+window exactly as the whole array does.
+"""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import windowkit as wk
+from windowkit import _dask
+
+da = pytest.importorskip("dask.array")
+from dask.array.utils import assert_eq  # noqa: E402 (after the importorskip)
+
+OPS = ["max", "min", "mean", "sum", "correlate", "convolve"]
+
+
+def run(op, x, window, stride, **kwargs):
+    """``op`` on ``x``: a pool of ``window``, or a correlation with a kernel of that shape."""
+    if op in ("correlate", "convolve"):
+        shape = (window,) if isinstance(window, int) else window
+        kernel = np.arange(1, np.prod(shape) + 1).reshape(shape) % 7 - 3
+        return getattr(wk, op)(x, kernel.astype(kwargs.pop("kernel_dtype", np.float64)),
+                               stride, **kwargs)
+    return wk.pool(x, window, stride, reduce=op, **kwargs)
+
+
+def same(lazy, expected, bitwise=True):
+    """Equal values (NaN where NaN) and chunk shapes, and bitwise equal."""
+    assert isinstance(lazy, da.Array)
+    assert_eq(lazy, expected)
+    if bitwise:
+        np.testing.assert_array_equal(lazy.compute(), expected, strict=True)
+
+
+def irregular_chunks(n, rng):
+    """Random chunk sizes summing to ``n``, ones among them."""
+    chunks = []
+    while sum(chunks) < n:
+        chunks.append(int(min(rng.integers(1, 8), n - sum(chunks))))
+    return tuple(chunks)
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("window", range(1, 10))
+def test_1d_every_window_and_stride(op, window):
+    rng = np.random.default_rng(window)
+    x = rng.standard_normal(40)
+    lazy_x = da.from_array(x, chunks=irregular_chunks(x.size, rng))
+    for stride in range(1, window + 3):
+        same(run(op, lazy_x, window, stride), run(op, x, window, stride))
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_2d_windows_strides_and_chunks(op):
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((29, 33))
+    x[3, 4] = np.nan
+    x[20, 7] = np.inf
+    for _ in range(12):
+        window = tuple(int(k) for k in rng.integers(1, 10, 2))
+        stride = tuple(int(rng.integers(1, k + 3)) for k in window)
+        chunks = (irregular_chunks(29, rng), irregular_chunks(33, rng))
+        lazy_x = da.from_array(x, chunks=chunks)
+        same(run(op, lazy_x, window, stride), run(op, x, window, stride))
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("dtype", [np.bool_, np.uint8, np.int16, np.float32, np.complex128])
+def test_dtypes(op, dtype):
+    rng = np.random.default_rng(6)
+    x = (rng.standard_normal((3, 19, 23)) * 40).astype(dtype)
+    if dtype == np.complex128:
+        x += 1j * rng.standard_normal(x.shape)
+    lazy_x = da.from_array(x, chunks=((1, 2), (4, 1, 9, 5), (7, 7, 3, 6)))
+    if dtype == np.complex128 and op in ("max", "min"):
+        # Complex numbers have no order: the same error, before any work.
+        for array in (x, lazy_x):
+            with pytest.raises(TypeError, match="complex"):
+                run(op, array, 3, 1)
+        return
+    for window, stride in [((3, 3), 1), ((4, 2), (2, 3)), ((9, 8), (1, 1)), ((2, 5), (5, 2))]:
+        same(run(op, lazy_x, window, stride), run(op, x, window, stride))
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_3d_window_with_batch_axes_and_axes_anywhere(op):
+    rng = np.random.default_rng(7)
+    volumes = rng.standard_normal((2, 3, 9, 10, 11)).astype(np.float32)
+    lazy = da.from_array(volumes, chunks=((1, 1), (2, 1), (4, 5), (3, 3, 4), (11,)))
+    for window, stride in [((3, 2, 4), (2, 1, 3)), ((2, 2, 2), 1), ((1, 9, 5), (1, 4, 6))]:
+        same(run(op, lazy, window, stride), run(op, volumes, window, stride))
+    # Channels in the middle: the window slides over axes 0 and 2.
+    image = rng.standard_normal((17, 3, 21))
+    lazy_image = da.from_array(image, chunks=((5, 5, 7), (2, 1), (4, 9, 8)))
+    same(run(op, lazy_image, (4, 3), (3, 2), axes=(0, 2)),
+         run(op, image, (4, 3), (3, 2), axes=(0, 2)))
+
+
+@pytest.mark.parametrize("method", ["direct", "separable", "van_herk"])
+@pytest.mark.parametrize("impl", ["numba", "python", "strided"])
+def test_impl_and_method_inside_blocks(impl, method):
+    rng = np.random.default_rng(8)
+    x = (rng.standard_normal((14, 16)) * 1000).astype(np.float32)
+    lazy_x = da.from_array(x, chunks=((3, 6, 5), (5, 11)))
+    # numpy's reductions and tensordot (impl="strided") choose their order
+    # of additions from the memory layout, which differs in a block: float
+    # sums there agree to rounding (assert_eq's allclose), not bit for bit.
+    for reduce in ("max", "sum", "mean"):
+        for window, stride in [((5, 3), 1), ((3, 4), (2, 3))]:
+            kwargs = dict(reduce=reduce, impl=impl, method=method)
+            same(wk.pool(lazy_x, window, stride, **kwargs), wk.pool(x, window, stride, **kwargs),
+                 bitwise=impl != "strided" or reduce == "max")
+    same(wk.correlate(lazy_x, x[:3, :4], 2, impl=impl), wk.correlate(x, x[:3, :4], 2, impl=impl),
+         bitwise=impl != "strided")
+
+
+def test_van_herk_float_sums_stay_identical_with_unaligned_chunks():
+    """van Herk's blocks of rows count from row 0; chunk rows at 7 would
+    regroup the float additions if the row boundaries were not moved to
+    multiples of lcm(window, stride)."""
+    x = (np.random.default_rng(2).standard_normal((60, 40)) * 1000).astype(np.float32)
+    lazy_x = da.from_array(x, chunks=(7, 40))
+    for window, stride in [(3, 1), (5, 2), (9, 1)]:
+        result = wk.sum_pool(lazy_x, window, stride, method="van_herk")
+        same(result, wk.sum_pool(x, window, stride, method="van_herk"))
+        # Output chunks of n rows start n * stride input rows apart.
+        assert all(n * stride % np.lcm(window, stride) == 0 for n in result.chunks[0][:-1])
+
+
+def test_block_plan_owns_each_window_once():
+    """The chunk rule by itself: block boundaries, halos and output counts."""
+    for n, window, stride in [(14, 4, 3), (40, 1, 1), (40, 9, 2), (23, 2, 5), (10, 10, 1)]:
+        for chunks in [(n,), (1,) * n, (5, 2, n - 7), (3, n - 3)]:
+            starts = _dask.block_starts(n, window, stride, chunks, stride)
+            blocks = _dask.axis_blocks(n, window, stride, starts)
+            owned = []
+            for first, stop, n_out in blocks:
+                assert first % stride == 0 and 1 <= n_out
+                starts_in_block = [first + j * stride for j in range(n_out)]
+                assert starts_in_block[-1] + window <= stop <= n  # the block holds its windows
+                assert stop - first - window < n_out * stride  # and reads nothing past them
+                owned += starts_in_block
+            assert owned == list(range(0, n - window + 1, stride))
+
+
+def test_result_is_lazy_and_input_untouched():
+    def explode():
+        raise AssertionError("computed while building the graph")
+
+    import dask
+
+    lazy_x = da.from_delayed(dask.delayed(explode)(), shape=(20, 20), dtype=np.float64)
+    result = wk.max_pool(lazy_x, 3, 2)  # no compute happens here
+    assert result.shape == (9, 9) and result.dtype == np.float64
+    x = np.random.default_rng(0).standard_normal((12, 12))
+    before = x.copy()
+    wk.mean_pool(da.from_array(x, chunks=5), 3, 1).compute()
+    np.testing.assert_array_equal(x, before)
+
+
+def test_errors():
+    lazy_x = da.ones((10, 10), chunks=4)
+    with pytest.raises(TypeError, match="out= cannot be used with a Dask array"):
+        wk.max_pool(lazy_x, 2, out=np.empty((5, 5)))
+    with pytest.raises(TypeError, match="out= cannot be used with a Dask array"):
+        wk.correlate(lazy_x, np.ones((2, 2)), out=np.empty((9, 9)))
+    with pytest.raises(ValueError, match="does not fit axis"):
+        wk.max_pool(lazy_x, 11)
+    with pytest.raises(ValueError, match="method must be one of"):
+        wk.max_pool(lazy_x, 2, method="fft")
+    with pytest.raises(TypeError, match="does not support"):
+        wk.max_pool(da.from_array(np.array(["a", "b"])), 1)
+    with pytest.raises(TypeError, match="would load the whole Dask array"):
+        wk.windows(lazy_x, 2)
+    unknown = lazy_x[lazy_x[:, 0] > 0]
+    with pytest.raises(ValueError, match="unknown chunk sizes"):
+        wk.max_pool(unknown, 2)
+
+
+def test_core_import_does_not_import_dask():
+    code = (
+        "import sys, numpy as np, windowkit as wk; wk.max_pool(np.ones((4, 4)), 2); "
+        "assert not any(m == 'dask' or m.startswith('dask.') for m in sys.modules), 'dask'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_distributed_cluster_on_loopback():
+    """Kernels pickled to two worker processes and compiled there."""
+    distributed = pytest.importorskip("distributed")
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal((64, 80))
+    lazy_x = da.from_array(x, chunks=(13, 30))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  host="127.0.0.1", dashboard_address=None) as cluster:
+        with distributed.Client(cluster) as client:
+            pooled = client.compute(wk.max_pool(lazy_x, 3, 2)).result()
+            filtered = client.compute(wk.correlate(lazy_x, np.ones((3, 3)) / 9)).result()
+            workers = client.run(lambda: __import__("os").getpid())
+    assert len(set(workers.values())) == 2
+    np.testing.assert_array_equal(pooled, wk.max_pool(x, 3, 2))
+    np.testing.assert_array_equal(filtered, wk.correlate(x, np.ones((3, 3)) / 9))
+
+
+def test_large_image_example_on_a_small_image(tmp_path, capsys):
+    """examples/large_image.py end to end, small: its files hold the in-memory results."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[1] / "examples" / "large_image.py"
+    spec = importlib.util.spec_from_file_location("large_image", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    example.main(["--dir", str(tmp_path), "--size", "300", "--rows", "45"])
+    assert "Peak resident memory" in capsys.readouterr().out
+    image = np.load(tmp_path / "image.npy")
+    assert image.shape == (300, 300) and image.dtype == np.float32
+    np.testing.assert_array_equal(np.load(tmp_path / "max_pool_4x4.npy"), wk.max_pool(image, 4))
+    np.testing.assert_array_equal(np.load(tmp_path / "correlate_3x3.npy"),
+                                  wk.correlate(image, example.SMOOTHING))
