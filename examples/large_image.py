@@ -12,8 +12,8 @@ two rows of the next chunk down (and, with square chunks, of the next one
 across); Dask's local scheduler keeps the chunks it has read until every
 block that needs them is done, so what it holds grows with the chunks'
 height times the image's width. Thin bands keep that small: measured on
-the 20000 x 20000 image, bands of 125 rows peaked at 350 MB, bands of 250
-at 441 MB, square chunks of 1000 at 606 MB.
+the 20000 x 20000 image, bands of 125 rows peaked at 348-359 MB, bands of
+250 at 441 MB, square chunks of 1000 at 606 MB.
 
     python examples/large_image.py --dir /tmp/large            # 1.6 GB
     python examples/large_image.py --dir /tmp/large --size 4000  # a quick try
