@@ -169,9 +169,10 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
         about 3 row operations per output whatever the window's height, then
         the same pooling along the row. Along rows, windows 8 or more wide
         use doubling spans (about log2(width) vectorised passes; sums take
-        one span per set bit of the width, nothing subtracted). ``"auto"`` runs van Herk when it
-        combines fewer input rows per output row than separable, else
-        separable; :func:`choose_method` says which and why. Every method
+        one span per set bit of the width, nothing subtracted). ``"auto"``
+        runs van Herk when it combines fewer input rows per output row than
+        separable, else separable; :func:`choose_method` says which and
+        why. Every method
         gives the direct loop's result: exactly for max, min and integer
         sums, and for float sums to rounding (the order of additions
         differs; the tests bound it by 2 (n - 1) eps sum(|x|) for a window
