@@ -1,5 +1,6 @@
 """The contract's rules, one by one: values, dtypes, memory, threads, out=."""
 
+import os
 import subprocess
 import sys
 import threading
@@ -557,6 +558,21 @@ def test_fast_methods_allocate_the_output_and_a_few_rows(method, scratch_rows):
     assert peak < result.nbytes + numba.get_num_threads() * 4 * segment + 16 * 1024
 
 
+def test_van_herk_scratch_stays_small_for_tall_windows():
+    """One scratch row per window row, but of narrower segments: a window of
+    250 rows on 8192-wide rows keeps 253 rows of at most 1024 elements per
+    thread (VAN_HERK_SCRATCH // 250 = 524), not of 8192 (16 MB per thread)."""
+    x = make_data((300, 8192), np.float64)
+    wk.max_pool(x, (250, 3), 1, method="van_herk")
+    tracemalloc.start()
+    result = wk.max_pool(x, (250, 3), 1, method="van_herk")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    scratch = numba.get_num_threads() * (250 + 3) * 1024 * x.itemsize
+    assert peak < result.nbytes + scratch + 16 * 1024, (peak, result.nbytes, scratch)
+    np.testing.assert_array_equal(result, wk.max_pool(x, (250, 3), 1, method="separable"))
+
+
 def test_choose_method():
     assert wk.choose_method("max", (512, 512), 4).method == "separable"
     assert wk.choose_method("mean", (512, 512), 2, 1).method == "separable"
@@ -581,3 +597,24 @@ def test_choose_method_validates_like_the_ops():
         wk.choose_method("median", (5, 5), 2)
     with pytest.raises(ValueError, match=r"window 6 does not fit axis 0 of length 5"):
         wk.choose_method("max", (5, 5), 6)
+
+
+def test_block_labels_do_not_grow_with_each_compile(tmp_path):
+    """Numba renumbers inlined blocks from the largest label so far, and our
+    nested inlining multiplied it by ~200 per compiled kernel, until LLVM
+    rejected the block names (after ~400 compiles, as in this test suite).
+    Six fresh compiles (an empty cache) left it 26 digits long without the
+    reset, 8 with it."""
+    code = """if True:
+        import numpy as np, windowkit as wk
+        from numba.core import ir_utils
+        x = np.random.default_rng(0).random((12, 14))
+        for method in ("separable", "van_herk"):
+            for layout in (x, np.asfortranarray(x), x[:, ::2]):
+                wk.max_pool(layout, 3, 1, method=method)
+        print(len(str(ir_utils._the_max_label._value)))
+    """
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
+    digits = subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                            capture_output=True, text=True).stdout
+    assert int(digits) < 12

@@ -24,6 +24,8 @@ import types
 from concurrent.futures import ThreadPoolExecutor
 
 import numba
+import numba.core.event
+import numba.core.ir_utils
 
 # cache: reuse machine code across processes. nogil: let Python threads run
 # kernels concurrently. fastmath off: it would let LLVM assume no NaN, which
@@ -220,3 +222,37 @@ def helper(func):
     made here is what ``_namespace`` finds and what tests may call directly.
     """
     return numba.njit(**_POLICY)(func)
+
+
+class _FreshBlockLabels(numba.core.event.Listener):
+    """Restart Numba's block-label counter before each outermost compile.
+
+    When Numba inlines a function, it renumbers the callee's blocks from the
+    largest label the process has used so far. The helpers inlined into the
+    task kernels are themselves built by inlining, so one kernel's compile
+    multiplies that largest label by about 200 (2-3 more digits). After some
+    400 signatures in one process (the test suite gets there), the block
+    names (``B`` and the label) pass LLVM's 1024-character limit and
+    compiling fails with "LLVM IR parsing error: name is too long".
+
+    The counter starts at 0 in a fresh process; setting it back to 0 when
+    the outermost compile starts gives every compile that same start. It
+    runs under Numba's compiler lock (no other compile is in progress, in
+    any thread), and only for windowkit's own kernels.
+    """
+
+    def __init__(self):
+        self._depth = 0
+
+    def on_start(self, event):
+        self._depth += 1
+        dispatcher = event.data["dispatcher"]
+        module = getattr(getattr(dispatcher, "py_func", None), "__module__", "")
+        if self._depth == 1 and module.startswith("windowkit."):
+            numba.core.ir_utils._the_max_label._value = 0
+
+    def on_end(self, event):
+        self._depth -= 1
+
+
+numba.core.event.register("numba:compile", _FreshBlockLabels())

@@ -172,13 +172,28 @@ def combine_depth_row(x, b, first_depth, window_depth, row, first_col, into):
 # elements (or one window, if wider), so their scratch rows stay small and in
 # cache however long the rows are (a 1-D signal is one long row).
 SEGMENT = 1 << 13
+# van Herk keeps one scratch row per row of the window. Its segments narrow
+# when that would pass VAN_HERK_SCRATCH elements (windows over 16 rows on
+# rows over 8192 elements, over 64 rows on 2048), down to MIN_SEGMENT: a
+# window of 2000 rows then keeps 2000 rows of 512, not of 8192 (128 MB per
+# thread in float64). Narrowing always cost speed (2048x2048 float32, max
+# 9x9 stride 1: 4.3-5.0 ms in segments of 910, 3.3-3.5 ms in whole rows).
+VAN_HERK_SCRATCH = 1 << 17
+MIN_SEGMENT = 1 << 9
 
 
 @helper
-def segments(out_cols, window_cols, stride_cols):
-    """Outputs per row segment, and segments per output row."""
-    per_segment = max(1, (SEGMENT - window_cols) // stride_cols + 1)
+def segments(out_cols, window_cols, stride_cols, size):
+    """Outputs per row segment of about ``size`` input elements, and
+    segments per output row."""
+    per_segment = max(1, (size - window_cols) // stride_cols + 1)
     return per_segment, (out_cols + per_segment - 1) // per_segment
+
+
+@helper
+def van_herk_segment(window_rows):
+    """The segment size :func:`van_herk_pool` uses for a window this tall."""
+    return max(min(SEGMENT, VAN_HERK_SCRATCH // window_rows), MIN_SEGMENT)
 
 
 @helper
@@ -325,7 +340,8 @@ def pool_row_fastest(row, window, stride, divide_by, scratch, out_row):
 def separable_tasks(out, window, stride):
     """How many tasks :func:`separable_pool` has for ``out``: row segments."""
     n_batch, out_depth, out_rows, out_cols = out.shape
-    return n_batch * out_depth * out_rows * segments.py_func(out_cols, window[2], stride[2])[1]
+    n_segments = segments.py_func(out_cols, window[2], stride[2], SEGMENT)[1]
+    return n_batch * out_depth * out_rows * n_segments
 
 
 @task_kernel(separable_tasks)
@@ -346,7 +362,7 @@ def separable_pool(x, window, stride, divide_by, first_task, stop_task, out):
     window_depth, window_rows, window_cols = window
     stride_depth, stride_rows, stride_cols = stride
     n_batch, out_depth, out_rows, out_cols = out.shape
-    per_segment, n_segments = segments(out_cols, window_cols, stride_cols)
+    per_segment, n_segments = segments(out_cols, window_cols, stride_cols, SEGMENT)
     span = (min(per_segment, out_cols) - 1) * stride_cols + window_cols
     column_space = np.empty(span, out.dtype)
     scratch_space = np.empty(span, out.dtype)
@@ -382,7 +398,9 @@ def van_herk_tasks(out, window, stride):
     """How many tasks :func:`van_herk_pool` has for ``out``: row blocks x segments."""
     n_batch, out_depth, out_rows, out_cols = out.shape
     n_blocks = (out_rows - 1) * stride[1] // window[1] + 1
-    return n_batch * out_depth * n_blocks * segments.py_func(out_cols, window[2], stride[2])[1]
+    size = van_herk_segment.py_func(window[1])
+    n_segments = segments.py_func(out_cols, window[2], stride[2], size)[1]
+    return n_batch * out_depth * n_blocks * n_segments
 
 
 @task_kernel(van_herk_tasks)
@@ -401,14 +419,17 @@ def van_herk_pool(x, window, stride, divide_by, first_task, stop_task, out):
     ``stop_task``.
     Cost per output: about ``2 * window_depth * stride_rows + 1`` combines
     per input column, plus the row pooling. Scratch: ``window_rows + 3``
-    segments.
+    segments of :func:`van_herk_segment` elements: at most about
+    ``VAN_HERK_SCRATCH`` elements up to 256 rows, ``MIN_SEGMENT *
+    (window_rows + 3)`` beyond.
     """
     window_depth, window_rows, window_cols = window
     stride_depth, stride_rows, stride_cols = stride
     n_batch, out_depth, out_rows, out_cols = out.shape
     last_start = (out_rows - 1) * stride_rows
     n_blocks = last_start // window_rows + 1
-    per_segment, n_segments = segments(out_cols, window_cols, stride_cols)
+    size = van_herk_segment(window_rows)
+    per_segment, n_segments = segments(out_cols, window_cols, stride_cols, size)
     span = (min(per_segment, out_cols) - 1) * stride_cols + window_cols
     suffix_space = np.empty((window_rows, span), out.dtype)
     prefix_space = np.empty(span, out.dtype)
