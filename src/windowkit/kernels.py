@@ -415,8 +415,8 @@ def van_herk_pool(x, window, stride, divide_by, first_task, stop_task, out):
     combined over the window's depth, then into one suffix and one prefix.
     The reduction is the global ``REDUCE``; sums never subtract, so their
     error does not grow with the image. One task is one block of rows, one
-    segment wide (:data:`SEGMENT`); this call runs tasks ``first_task`` to
-    ``stop_task``.
+    segment wide (:func:`van_herk_segment`); this call runs tasks
+    ``first_task`` to ``stop_task``.
     Cost per output: about ``2 * window_depth * stride_rows + 1`` combines
     per input column, plus the row pooling. Scratch: ``window_rows + 3``
     segments of :func:`van_herk_segment` elements: at most about
