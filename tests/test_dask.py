@@ -26,8 +26,7 @@ def run(op, x, window, stride, **kwargs):
     if op in ("correlate", "convolve"):
         shape = (window,) if isinstance(window, int) else window
         kernel = np.arange(1, np.prod(shape) + 1).reshape(shape) % 7 - 3
-        return getattr(wk, op)(x, kernel.astype(kwargs.pop("kernel_dtype", np.float64)),
-                               stride, **kwargs)
+        return getattr(wk, op)(x, kernel.astype(np.float64), stride, **kwargs)
     return wk.pool(x, window, stride, reduce=op, **kwargs)
 
 
@@ -40,7 +39,7 @@ def same(lazy, expected, bitwise=True):
 
 
 def irregular_chunks(n, rng):
-    """Random chunk sizes summing to ``n``, ones among them."""
+    """Random chunk sizes of 1 to 7 summing to ``n``, often narrower than the window."""
     chunks = []
     while sum(chunks) < n:
         chunks.append(int(min(rng.integers(1, 8), n - sum(chunks))))

@@ -146,7 +146,7 @@ def row_axis_unit(geometry, stride_unit, reduce, method, dtype):
     return stride_unit
 
 
-def units_for(geometry, reduce=None, method=None, dtype=None):
+def units_for(geometry, reduce, method, dtype):
     """Block-boundary multiples per windowed axis: the stride, with the row
     axis widened for van Herk float sums."""
     units = list(geometry.stride)
