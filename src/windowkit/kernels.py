@@ -144,6 +144,18 @@ def combine(a, b):
 
 
 @helper
+def copy_into(into, row):
+    """``into[c] = row[c]`` along a whole row.
+
+    Written as a loop, not ``into[:] = row``: Numba compiles a slice
+    assignment with a shape check whose error message alone took 3 s to
+    compile, on every kernel's first call in a process.
+    """
+    for c in range(into.shape[0]):
+        into[c] = row[c]
+
+
+@helper
 def combine_into(into, row):
     """``into[c] = combine(into[c], row[c])`` along a whole row (packed SIMD)."""
     for c in range(into.shape[0]):
@@ -155,7 +167,7 @@ def depth_row(x, b, first_depth, window_depth, row, first_col, into):
     """Columns ``first_col`` on of row ``row`` of ``x[b]``, combined over
     ``window_depth`` depth slices, into ``into`` (which sets how many)."""
     last_col = first_col + into.shape[0]
-    into[:] = x[b, first_depth, row, first_col:last_col]
+    copy_into(into, x[b, first_depth, row, first_col:last_col])
     for i in range(1, window_depth):
         combine_into(into, x[b, first_depth + i, row, first_col:last_col])
 
@@ -452,7 +464,7 @@ def van_herk_pool(x, window, stride, divide_by, first_task, stop_task, out):
         depth_row(x, b, first_depth, window_depth, block_start + window_rows - 1, first_col,
                   suffix[window_rows - 1])
         for t in range(window_rows - 2, -1, -1):
-            suffix[t] = suffix[t + 1]
+            copy_into(suffix[t], suffix[t + 1])
             combine_depth_row(x, b, first_depth, window_depth, block_start + t, first_col,
                               suffix[t])
         # Windows starting at block_start + t: suffix[t] and the prefix of
@@ -469,7 +481,7 @@ def van_herk_pool(x, window, stride, divide_by, first_task, stop_task, out):
                     combine_depth_row(x, b, first_depth, window_depth, end, first_col, prefix)
             if start % stride_rows != 0:
                 continue
-            column[:] = suffix[t]
+            copy_into(column, suffix[t])
             if t > 0:
                 combine_into(column, prefix)
             pool_row_fastest(column, window_cols, stride_cols, divide_by, scratch_space[:width],
