@@ -199,7 +199,7 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
     -----
     max and min follow ``np.max`` and ``np.min``: a window holding a NaN
     gives NaN. No method allocates more than the output and a few scratch
-    rows per thread (van Herk: window height + 3 rows). float16 and
+    rows per thread (van Herk: window height + 2 rows). float16 and
     non-native byte order inputs are first converted to a native float32 /
     native copy, since Numba computes on neither. Complex sums and means
     run the fast methods on the real and imaginary parts.

@@ -163,21 +163,21 @@ def combine_into(into, row):
 
 
 @helper
-def depth_row(x, b, first_depth, window_depth, row, first_col, into):
+def depth_row(x, b, first_depth, window_depth, row, first_col, into, first):
     """Columns ``first_col`` on of row ``row`` of ``x[b]``, combined over
-    ``window_depth`` depth slices, into ``into`` (which sets how many)."""
-    last_col = first_col + into.shape[0]
-    copy_into(into, x[b, first_depth, row, first_col:last_col])
-    for i in range(1, window_depth):
-        combine_into(into, x[b, first_depth + i, row, first_col:last_col])
+    ``window_depth`` depth slices, into ``into`` (which sets how many):
+    stored if ``first``, else combined with what ``into`` holds.
 
-
-@helper
-def combine_depth_row(x, b, first_depth, window_depth, row, first_col, into):
-    """Like :func:`depth_row`, but combined into what ``into`` already holds."""
+    One helper for both, called from one place in each kernel: every call
+    site is inlined, and compile time grows with their number.
+    """
     last_col = first_col + into.shape[0]
     for i in range(window_depth):
-        combine_into(into, x[b, first_depth + i, row, first_col:last_col])
+        depth_slice = x[b, first_depth + i, row, first_col:last_col]
+        if first and i == 0:
+            copy_into(into, depth_slice)
+        else:
+            combine_into(into, depth_slice)
 
 
 # The fast kernels work on segments of a row of at most this many input
@@ -209,28 +209,6 @@ def van_herk_segment(window_rows):
 
 
 @helper
-def pool_row(row, window, stride, out_row):
-    """Direct 1-D pooling of ``row`` into ``out_row``: ``window`` combines per output.
-
-    Window offset outside, output position inside, so the inner loop runs
-    along contiguous memory when ``stride == 1``.
-    """
-    n_out = out_row.shape[0]
-    if stride == 1:
-        for c in range(n_out):
-            out_row[c] = row[c]
-        for k in range(1, window):
-            for c in range(n_out):
-                out_row[c] = combine(out_row[c], row[c + k])
-    else:
-        for c in range(n_out):
-            out_row[c] = row[c * stride]
-        for k in range(1, window):
-            for c in range(n_out):
-                out_row[c] = combine(out_row[c], row[c * stride + k])
-
-
-@helper
 def shift_combine(row, span, into):
     """``into[c] = combine(row[c], row[c + span])`` for every ``c`` of ``into``.
 
@@ -247,23 +225,22 @@ def shift_combine(row, span, into):
 @helper
 def pick_into(out_row, row, offset, stride, first):
     """``row[offset + o * stride]`` into ``out_row[o]``: stored if ``first``,
-    else combined with what ``out_row`` holds."""
+    else combined with what ``out_row`` holds.
+
+    The index is unsigned, so Numba adds no negative-index check, and LLVM
+    vectorises the loop with a version of its own for stride 1: as fast as
+    a loop written for stride 1, faster at stride 2 (float32, 2048-element
+    rows, window 3: 0.29 and 0.61 ms per 512 rows, against 0.29 and 0.85
+    with a signed index), and half the loops to compile.
+    """
     picked = row[offset:]
-    n_out = out_row.shape[0]
-    if stride == 1:
-        if first:
-            for o in range(n_out):
-                out_row[o] = picked[o]
-        else:
-            for o in range(n_out):
-                out_row[o] = combine(out_row[o], picked[o])
+    step = np.uintp(stride)
+    if first:
+        for o in range(out_row.shape[0]):
+            out_row[o] = picked[np.uintp(o) * step]
     else:
-        if first:
-            for o in range(n_out):
-                out_row[o] = picked[o * stride]
-        else:
-            for o in range(n_out):
-                out_row[o] = combine(out_row[o], picked[o * stride])
+        for o in range(out_row.shape[0]):
+            out_row[o] = combine(out_row[o], picked[np.uintp(o) * step])
 
 
 @helper
@@ -304,8 +281,8 @@ def doubling_pool_row(row, window, stride, scratch, out_row):
             shift_combine(level, span, spare[:length])
             level, spare = spare, level
             span *= 2
-        pick_into(out_row, level, 0, stride, True)
-        pick_into(out_row, level, window - span, stride, False)
+        for offset in (0, window - span):
+            pick_into(out_row, level, offset, stride, offset == 0)
 
 
 @helper
@@ -339,14 +316,19 @@ def row_uses_doubling(window, stride):
 def pool_row_fastest(row, window, stride, divide_by, scratch, out_row):
     """1-D pooling of ``row`` by the row algorithm that suits ``window``.
 
+    Narrow windows directly: ``window`` vectorised combines per output, the
+    window's offset outside and the output position inside
+    (:func:`pick_into`). Wide ones by :func:`doubling_pool_row`.
     ``divide_by`` > 0 turns sums into means. Overwrites ``row`` and ``scratch``.
     """
     if row_uses_doubling(window, stride):
         doubling_pool_row(row, window, stride, scratch, out_row)
     else:
-        pool_row(row, window, stride, out_row)
-    if divide_by > 0:
-        divide_row(out_row, divide_by)
+        for offset in range(window):
+            pick_into(out_row, row, offset, stride, offset == 0)
+    if REDUCE == SUM:
+        if divide_by > 0:
+            divide_row(out_row, divide_by)
 
 
 def separable_tasks(out, window, stride):
@@ -392,9 +374,8 @@ def separable_pool(x, window, stride, divide_by, first_task, stop_task, out):
         column = column_space[:width]
         first_depth = d * stride_depth
         first_row = r * stride_rows
-        depth_row(x, b, first_depth, window_depth, first_row, first_col, column)
-        for j in range(1, window_rows):
-            combine_depth_row(x, b, first_depth, window_depth, first_row + j, first_col, column)
+        for j in range(window_rows):
+            depth_row(x, b, first_depth, window_depth, first_row + j, first_col, column, j == 0)
         pool_row_fastest(column, window_cols, stride_cols, divide_by, scratch_space[:width],
                          out[b, d, r, first_out:stop_out])
         segment += 1
@@ -430,10 +411,10 @@ def van_herk_pool(x, window, stride, divide_by, first_task, stop_task, out):
     segment wide (:func:`van_herk_segment`); this call runs tasks
     ``first_task`` to ``stop_task``.
     Cost per output: about ``2 * window_depth * stride_rows + 1`` combines
-    per input column, plus the row pooling. Scratch: ``window_rows + 3``
+    per input column, plus the row pooling. Scratch: ``window_rows + 2``
     segments of :func:`van_herk_segment` elements: at most about
     ``VAN_HERK_SCRATCH`` elements up to 256 rows, ``MIN_SEGMENT *
-    (window_rows + 3)`` beyond.
+    (window_rows + 2)`` beyond.
     """
     window_depth, window_rows, window_cols = window
     stride_depth, stride_rows, stride_cols = stride
@@ -445,7 +426,6 @@ def van_herk_pool(x, window, stride, divide_by, first_task, stop_task, out):
     span = (min(per_segment, out_cols) - 1) * stride_cols + window_cols
     suffix_space = np.empty((window_rows, span), out.dtype)
     prefix_space = np.empty(span, out.dtype)
-    column_space = np.empty(span, out.dtype)
     scratch_space = np.empty(span, out.dtype)
     for task in range(first_task, stop_task):
         block_task = task // n_segments
@@ -458,15 +438,14 @@ def van_herk_pool(x, window, stride, divide_by, first_task, stop_task, out):
         width = (stop_out - first_out - 1) * stride_cols + window_cols
         suffix = suffix_space[:, :width]
         prefix = prefix_space[:width]
-        column = column_space[:width]
         first_depth = d * stride_depth
         # Suffixes: rows block_start + t to the block's end, last row first.
-        depth_row(x, b, first_depth, window_depth, block_start + window_rows - 1, first_col,
-                  suffix[window_rows - 1])
-        for t in range(window_rows - 2, -1, -1):
-            copy_into(suffix[t], suffix[t + 1])
-            combine_depth_row(x, b, first_depth, window_depth, block_start + t, first_col,
-                              suffix[t])
+        for t in range(window_rows - 1, -1, -1):
+            last = t == window_rows - 1
+            if not last:
+                copy_into(suffix[t], suffix[t + 1])
+            depth_row(x, b, first_depth, window_depth, block_start + t, first_col, suffix[t],
+                      last)
         # Windows starting at block_start + t: suffix[t] and the prefix of
         # the next block up to the window's last row.
         for t in range(window_rows):
@@ -475,16 +454,13 @@ def van_herk_pool(x, window, stride, divide_by, first_task, stop_task, out):
                 break
             if t > 0:
                 end = start + window_rows - 1
-                if t == 1:
-                    depth_row(x, b, first_depth, window_depth, end, first_col, prefix)
-                else:
-                    combine_depth_row(x, b, first_depth, window_depth, end, first_col, prefix)
+                depth_row(x, b, first_depth, window_depth, end, first_col, prefix, t == 1)
             if start % stride_rows != 0:
                 continue
-            copy_into(column, suffix[t])
+            # suffix[t] is not read again: combine and pool it in place.
             if t > 0:
-                combine_into(column, prefix)
-            pool_row_fastest(column, window_cols, stride_cols, divide_by, scratch_space[:width],
+                combine_into(suffix[t], prefix)
+            pool_row_fastest(suffix[t], window_cols, stride_cols, divide_by, scratch_space[:width],
                              out[b, d, start // stride_rows, first_out:stop_out])
 
 
