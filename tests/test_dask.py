@@ -120,6 +120,22 @@ def test_impl_and_method_inside_blocks(impl, method):
          bitwise=impl != "strided")
 
 
+def test_fft_in_blocks_and_auto_decided_once():
+    """Blocks transform their own tiles, so "fft" agrees with the in-memory
+    call to rounding, not bitwise; "auto" is decided for the whole array
+    (fft here), not block by block (each block alone is too small for it)."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((300, 290))
+    kernel = rng.standard_normal((25, 25))
+    lazy_x = da.from_array(x, chunks=(100, 150))
+    expected = wk.correlate(x, kernel, method="fft")
+    for method in ("fft", "auto"):
+        same(wk.correlate(lazy_x, kernel, method=method), expected, bitwise=False)
+    # Decided block by block, auto would have run the rows loop: bitwise that.
+    rows = wk.correlate(x, kernel, method="rows")
+    assert not np.array_equal(wk.correlate(lazy_x, kernel).compute(), rows)
+
+
 def test_van_herk_float_sums_stay_identical_with_unaligned_chunks():
     """van Herk's blocks of rows count from row 0; chunk rows at 7 would
     regroup the float additions if the row boundaries were not moved to

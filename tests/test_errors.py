@@ -205,5 +205,5 @@ def test_unknown_pool_method():
 
 @pytest.mark.parametrize("op", [wk.correlate, wk.convolve])
 def test_correlate_has_no_separable_method(op):
-    with pytest.raises(ValueError, match=r"method must be one of 'auto', 'direct', 'rows', got 'separable'"):
+    with pytest.raises(ValueError, match=r"method must be one of 'auto', 'direct', 'rows', 'fft', got 'separable'"):
         op(X, np.ones((2, 2)), method="separable")

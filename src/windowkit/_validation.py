@@ -17,7 +17,7 @@ MAX_WINDOW_DIMS = 3
 REDUCTIONS = ("max", "min", "mean", "sum")
 IMPLS = ("numba", "python", "strided")
 POOL_METHODS = ("auto", "direct", "separable", "van_herk")
-CORRELATE_METHODS = ("auto", "direct", "rows")
+CORRELATE_METHODS = ("auto", "direct", "rows", "fft")
 
 # bool, signed int, unsigned int, float, complex
 _SUPPORTED_KINDS = "biufc"

@@ -1,0 +1,144 @@
+"""Valid correlation by FFT, tile by tile: ``method="fft"``.
+
+The direct sum costs one multiply-add per kernel element per output; a
+Fourier transform costs about ``log2(tile size)`` operations per output,
+whatever the kernel. For large kernels on floating-point data, transforms
+win. This module works on the 4-D form of :mod:`windowkit.kernels`
+(``x4`` of shape ``(batch, depth, rows, cols)``, ``weights`` of shape
+``(window_depth, window_rows, window_cols)``, already conjugated or flipped
+by the caller), with ``scipy.fft`` (three times faster than ``numpy.fft``
+here on batches of tiles: float32 forward transforms of 9.4 million
+elements took 48 ms against 144 ms).
+
+Overlap-save: the rows and columns are cut into tiles of ``tile`` input
+elements that overlap by the window minus one, so each tile holds every
+input of ``tile - window + 1`` outputs; the depth axis is transformed
+whole. A tile's circular convolution with the reversed weights equals the
+linear one at the indices the valid outputs need, so nothing wraps around.
+One band of tiles (one row of tiles, for a few batch items at a time) is
+transformed at once, and bands run on threads: memory stays a few bands,
+never the whole transformed image.
+
+Accuracy: the result is rounded in a different order from the direct sum,
+so it agrees with it to within ``10 * eps * log2(tile elements) * max|x|
+* sum|weights|`` per output (tested; measured errors are 20-30 times
+smaller), not bitwise. Integer results could lose their
+exactness, so integer and bool data never get here. A NaN or inf would
+spread over its whole tile, so :func:`correlate` reports non-finite data
+and the caller falls back to the direct sum.
+"""
+
+import math
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+# Tile edge along rows and columns. Measured on 2048x2048 float32 (11x11
+# and 31x31 kernels), 1 thread: 128 29-56 ms, 256 33 ms; 512 with
+# numpy.fft was slower than both.
+TILE = 256
+# Tile length along a 1-D signal (one row): the same number of elements.
+TILE_1D = TILE * TILE
+# Input elements per band, so bands of small images take several items.
+BAND_ELEMENTS = 1 << 18
+
+
+def tile_length(n, window, tile):
+    """The transform's length along an axis of ``n`` inputs with this
+    ``window``: the whole axis if it fits in a tile, else a tile (at least
+    twice the window, so each tile gives at least half its length)."""
+    import scipy.fft
+
+    length = max(tile, 2 * window)
+    return scipy.fft.next_fast_len(min(n, length), real=True)
+
+
+def fft_shape(shape, window):
+    """The shape of one tile's transform, for a 4-D ``shape`` and 3-D ``window``."""
+    _, depth, rows, cols = shape
+    tile_cols = TILE_1D if rows == 1 else TILE
+    return (tile_length(depth, window[0], depth), tile_length(rows, window[1], TILE),
+            tile_length(cols, window[2], tile_cols))
+
+
+def correlate(x4, weights, stride, out4, n_threads, pool):
+    """``out4`` = valid correlation of ``x4`` with ``weights`` at ``stride``, by FFT.
+
+    Returns False, leaving ``out4`` untouched, when ``x4`` or ``weights``
+    holds a NaN or an infinity (their sum is then not finite): the caller
+    then runs the direct sum. ``pool`` is a thread pool, used when
+    ``n_threads`` > 1.
+    """
+    # Imported here, not with windowkit (140 ms): only this method needs scipy.
+    import scipy.fft
+
+    if not (np.isfinite(np.sum(x4)) and np.isfinite(np.sum(weights))):
+        return False
+    n_batch, depth, rows, cols = x4.shape
+    window_depth, window_rows, window_cols = weights.shape
+    stride_depth, stride_rows, stride_cols = stride
+    # Outputs at stride 1 along each axis; the strided ones are among them.
+    full_rows = rows - window_rows + 1
+    full_cols = cols - window_cols + 1
+    shape = fft_shape(x4.shape, weights.shape)
+    step_rows = min(shape[1] - window_rows + 1, full_rows)
+    step_cols = min(shape[2] - window_cols + 1, full_cols)
+    n_col_tiles = -(-full_cols // step_cols)
+    padded_cols = (n_col_tiles - 1) * step_cols + shape[2]
+
+    real = not (np.iscomplexobj(x4) or np.iscomplexobj(weights))
+    forward, inverse = (
+        (scipy.fft.rfftn, scipy.fft.irfftn) if real else (scipy.fft.fftn, scipy.fft.ifftn)
+    )
+    compute = np.result_type(x4.dtype, weights.dtype)
+    axes = (2, 3, 4)
+    # Correlation is convolution with the reversed weights; the valid
+    # outputs sit at index window - 1 of each tile's circular convolution.
+    reversed_weights = np.ascontiguousarray(weights[::-1, ::-1, ::-1], dtype=compute)
+    spectrum = forward(reversed_weights, s=shape, axes=(0, 1, 2))
+
+    items_per_band = max(1, BAND_ELEMENTS // (depth * shape[1] * padded_cols))
+    bands = [(first_item, first_row)
+             for first_item in range(0, n_batch, items_per_band)
+             for first_row in range(0, full_rows, step_rows)]
+
+    def run_band(band):
+        first_item, first_row = band
+        stop_item = min(n_batch, first_item + items_per_band)
+        source = x4[first_item:stop_item, :, first_row:first_row + shape[1]]
+        block = np.zeros(source.shape[:3] + (padded_cols,), compute)
+        block[..., :cols] = source
+        # (items, column tile, depth, tile rows, tile columns), a view.
+        tiles = sliding_window_view(block, shape[2], axis=3)[:, :, :, ::step_cols]
+        tiles = tiles.transpose(0, 3, 1, 2, 4)
+        product = forward(tiles, s=shape, axes=axes)
+        product *= spectrum
+        result = inverse(product, s=shape, axes=axes)
+        valid = result[:, :, window_depth - 1:depth,
+                       window_rows - 1:window_rows - 1 + step_rows,
+                       window_cols - 1:window_cols - 1 + step_cols]
+        # Back to (items, depth, rows, columns), then the strided outputs.
+        n_items, _, out_depth, band_rows, _ = valid.shape
+        valid = valid.transpose(0, 2, 3, 1, 4).reshape(
+            n_items, out_depth, band_rows, n_col_tiles * step_cols)
+        band_rows = min(band_rows, full_rows - first_row)
+        first_out = -(-first_row // stride_rows)
+        stop_out = -(-(first_row + band_rows) // stride_rows)
+        picked = valid[:, ::stride_depth,
+                       first_out * stride_rows - first_row:band_rows:stride_rows,
+                       :full_cols:stride_cols]
+        out4[first_item:stop_item, :, first_out:stop_out] = picked
+
+    if n_threads > 1 and len(bands) > 1:
+        for _ in pool.map(run_band, bands):
+            pass
+    else:
+        for band in bands:
+            run_band(band)
+    return True
+
+
+def work(size):
+    """Estimated element operations of :func:`correlate` on ``size`` input
+    elements: three transforms of ``log2(tile elements)`` each."""
+    return 3 * size * int(math.log2(TILE * TILE))
