@@ -9,10 +9,15 @@ import pytest
 import windowkit.kernels
 from benchmarks import bench_correlate, bench_loops, bench_pool
 
+k = windowkit.kernels
 FORMS = [
-    getattr(getattr(windowkit.kernels, name), form)
+    getattr(getattr(k, name), form)
     for name in ("extreme_pool", "sum_pool", "correlate")
     for form in ("serial", "parallel")
+] + [
+    loop[code].serial
+    for loop in (k.separable_pool, k.van_herk_pool, k.correlate_rows)
+    for code in (k.MAX, k.MIN, k.SUM)
 ]
 
 CASES = [
