@@ -436,16 +436,18 @@ def van_herk_pool(x, window, stride, divide_by, first_task, stop_task, out):
         stop_out = min(out_cols, first_out + per_segment)
         first_col = first_out * stride_cols
         width = (stop_out - first_out - 1) * stride_cols + window_cols
-        suffix = suffix_space[:, :width]
+        # suffix[t] is row t of suffix_space, cut to width. Indexed as
+        # suffix_space[t, :width], a contiguous row for Numba; the rows of
+        # suffix_space[:, :width] would be strided ones.
         prefix = prefix_space[:width]
         first_depth = d * stride_depth
         # Suffixes: rows block_start + t to the block's end, last row first.
         for t in range(window_rows - 1, -1, -1):
             last = t == window_rows - 1
             if not last:
-                copy_into(suffix[t], suffix[t + 1])
-            depth_row(x, b, first_depth, window_depth, block_start + t, first_col, suffix[t],
-                      last)
+                copy_into(suffix_space[t, :width], suffix_space[t + 1, :width])
+            depth_row(x, b, first_depth, window_depth, block_start + t, first_col,
+                      suffix_space[t, :width], last)
         # Windows starting at block_start + t: suffix[t] and the prefix of
         # the next block up to the window's last row.
         for t in range(window_rows):
@@ -458,9 +460,10 @@ def van_herk_pool(x, window, stride, divide_by, first_task, stop_task, out):
             if start % stride_rows != 0:
                 continue
             # suffix[t] is not read again: combine and pool it in place.
+            row = suffix_space[t, :width]
             if t > 0:
-                combine_into(suffix[t], prefix)
-            pool_row_fastest(suffix[t], window_cols, stride_cols, divide_by, scratch_space[:width],
+                combine_into(row, prefix)
+            pool_row_fastest(row, window_cols, stride_cols, divide_by, scratch_space[:width],
                              out[b, d, start // stride_rows, first_out:stop_out])
 
 
