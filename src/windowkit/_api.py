@@ -348,11 +348,13 @@ def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64
     return _choose_pool_method(shape, geometry)
 
 
-# "fft" when the direct sum would take more than this many multiply-adds
-# per input element (the window's size over the strides' product). Measured
-# on 2048x2048 float32, 1-2 threads: rows 15 ms for 11x11, 42 ms for 21x21,
-# 93 ms for 31x31; fft 28-33 ms for each.
-FFT_MIN_WORK_PER_INPUT = 400
+# "fft" when the direct sum would take at least this many multiply-adds per
+# input element (about the window's size over the strides' product).
+# Measured, 2 threads, rows against fft: 2048x2048 float32 15x15 22.5 / 28.8
+# ms, 17x17 30.9 / 30.5, 21x21 36.7 / 27.6; 512x512 float64 15x15 4.7 / 5.9,
+# 17x17 6.4 / 6.1; a float64 signal of 2**20, 128 taps 13.9 / 18.2, 200
+# taps 21.0 / 18.3.
+FFT_MIN_WORK_PER_INPUT = 256
 # Nor below this many input elements, where the transforms' set-up costs
 # more than the sum.
 FFT_MIN_SIZE = 1 << 16
@@ -524,8 +526,8 @@ def correlate(x, kernel, stride=1, *, axes=None, out=None, impl="numba", method=
         which a transform would spread over its tile, runs ``"rows"``
         instead.
         ``"auto"`` runs ``"fft"`` for float data of at least 2**16
-        elements when the direct sum would take at least 400 multiply-adds
-        per input element (a 20 x 20 kernel at stride 1), else ``"rows"``;
+        elements when the direct sum would take at least 256 multiply-adds
+        per input element (a 16 x 16 kernel at stride 1), else ``"rows"``;
         :func:`choose_method` says which and why.
 
     Returns
