@@ -436,34 +436,40 @@ def van_herk_pool(x, window, stride, divide_by, first_task, stop_task, out):
         stop_out = min(out_cols, first_out + per_segment)
         first_col = first_out * stride_cols
         width = (stop_out - first_out - 1) * stride_cols + window_cols
-        # suffix[t] is row t of suffix_space, cut to width. Indexed as
-        # suffix_space[t, :width], a contiguous row for Numba; the rows of
-        # suffix_space[:, :width] would be strided ones.
         prefix = prefix_space[:width]
         first_depth = d * stride_depth
-        # Suffixes: rows block_start + t to the block's end, last row first.
-        for t in range(window_rows - 1, -1, -1):
-            last = t == window_rows - 1
-            if not last:
-                copy_into(suffix_space[t, :width], suffix_space[t + 1, :width])
-            depth_row(x, b, first_depth, window_depth, block_start + t, first_col,
-                      suffix_space[t, :width], last)
-        # Windows starting at block_start + t: suffix[t] and the prefix of
-        # the next block up to the window's last row.
-        for t in range(window_rows):
+        # One input row per step i, combined over the window's depth by the
+        # one depth_row call (each call site is inlined, and fewer sites
+        # compile faster). Steps 0 to window_rows - 1 read the block's rows, last
+        # first: suffix t, the reduction of rows block_start + t to the
+        # block's end, is row t of suffix_space (indexed [t, :width], a
+        # contiguous row for Numba; suffix_space[:, :width][t] is strided).
+        # Later steps read the next block's rows into the running prefix.
+        # Step window_rows - 1 + t completes the window starting at
+        # block_start + t: suffix t combined with the prefix.
+        for i in range(2 * window_rows - 1):
+            if i < window_rows:
+                t = window_rows - 1 - i
+                if i > 0:
+                    copy_into(suffix_space[t, :width], suffix_space[t + 1, :width])
+                target, row, first = suffix_space[t, :width], block_start + t, i == 0
+            else:
+                t = i - window_rows + 1
+                if block_start + t > last_start:
+                    break
+                target, row, first = prefix, block_start + t + window_rows - 1, t == 1
+            depth_row(x, b, first_depth, window_depth, row, first_col, target, first)
+            if i < window_rows - 1:
+                continue
+            t = i - window_rows + 1
             start = block_start + t
-            if start > last_start:
-                break
-            if t > 0:
-                end = start + window_rows - 1
-                depth_row(x, b, first_depth, window_depth, end, first_col, prefix, t == 1)
             if start % stride_rows != 0:
                 continue
-            # suffix[t] is not read again: combine and pool it in place.
-            row = suffix_space[t, :width]
+            # Suffix t is not read again: combine and pool it in place.
+            window_row = suffix_space[t, :width]
             if t > 0:
-                combine_into(row, prefix)
-            pool_row_fastest(row, window_cols, stride_cols, divide_by, scratch_space[:width],
+                combine_into(window_row, prefix)
+            pool_row_fastest(window_row, window_cols, stride_cols, divide_by, scratch_space[:width],
                              out[b, d, start // stride_rows, first_out:stop_out])
 
 
