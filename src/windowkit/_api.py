@@ -314,9 +314,9 @@ def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64
         As in :func:`pool` (``stride=None`` is the window) or, for
         correlate and convolve, with ``window`` the kernel's shape.
     dtype : dtype, optional
-        The result's dtype, for correlate and convolve (pooling does not
-        depend on it): only float and complex results can get ``"fft"``.
-        Default float64.
+        For correlate and convolve, the result's dtype (``np.result_type``
+        of the data and the kernel; pooling does not depend on it): only
+        float and complex results can get ``"fft"``. Default float64.
 
     Returns
     -------

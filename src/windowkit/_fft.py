@@ -22,10 +22,11 @@ never the whole transformed image.
 Accuracy: the result is rounded in a different order from the direct sum,
 so it agrees with it to within ``10 * eps * log2(tile elements) * max|x|
 * sum|weights|`` per output (tested; measured errors are 20-30 times
-smaller), not bitwise. Integer results could lose their
-exactness, so integer and bool data never get here. A NaN or inf would
-spread over its whole tile, so :func:`correlate` reports non-finite data
-and the caller falls back to the direct sum.
+smaller), not bitwise. Integer results could lose their exactness, so
+integer and bool data never get here. A NaN or inf would spread over its
+whole tile, so :func:`correlate` reports non-finite data and the caller
+falls back to the direct sum. ``impl="python"`` runs this same code: it
+is numpy and scipy either way.
 """
 
 import math
@@ -64,9 +65,9 @@ def fft_shape(shape, window):
 def correlate(x4, weights, stride, out4, n_threads, pool):
     """``out4`` = valid correlation of ``x4`` with ``weights`` at ``stride``, by FFT.
 
-    Returns False, leaving ``out4`` untouched, when ``x4`` or ``weights``
-    holds a NaN or an infinity (their sum is then not finite): the caller
-    then runs the direct sum. ``pool`` is a thread pool, used when
+    Returns False, leaving ``out4`` untouched, when the sum of ``x4`` or of
+    ``weights`` is not finite (they hold a NaN or an infinity, or values so
+    large that their sum overflows): the caller then runs the direct sum. ``pool`` is a thread pool, used when
     ``n_threads`` > 1.
     """
     # Imported here, not with windowkit (140 ms): only this method needs scipy.

@@ -446,9 +446,9 @@ def van_herk_pool(x, window, stride, divide_by, first_task, stop_task, out):
         first_depth = d * stride_depth
         # One input row per step i, combined over the window's depth by the
         # one depth_row call (each call site is inlined, and fewer sites
-        # compile faster). Steps 0 to window_rows - 1 read the block's rows, last
-        # first: suffix t, the reduction of rows block_start + t to the
-        # block's end, is row t of suffix_space (indexed [t, :width], a
+        # compile faster). Steps 0 to window_rows - 1 read the block's rows,
+        # last first: suffix t, the reduction of rows block_start + t to
+        # the block's end, is row t of suffix_space (indexed [t, :width], a
         # contiguous row for Numba; suffix_space[:, :width][t] is strided).
         # Later steps read the next block's rows into the running prefix.
         # Step window_rows - 1 + t completes the window starting at
