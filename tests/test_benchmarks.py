@@ -16,7 +16,7 @@ FORMS = [
     for form in ("serial", "parallel")
 ] + [
     loop[code].serial
-    for loop in (k.separable_pool, k.van_herk_pool, k.correlate_rows)
+    for loop in (k.separable_pool, k.van_herk_pool, k.extreme_2x2_pool, k.correlate_rows)
     for code in (k.MAX, k.MIN, k.SUM)
 ]
 

@@ -275,6 +275,12 @@ def _pool_loops(x, geometry, reduce, out, impl, method, divide_by=None):
             _run_loops(kernels.sum_pool, x, (window, zero), geometry, out, impl,
                        divide_by=divide_by)
         return
+    if method == "separable" and reduce in ("max", "min") and window == (1, 2, 2) and (
+        _pad3(geometry.stride, 1)[2] == 2
+    ):
+        loop = kernels.extreme_2x2_pool[_REDUCE_CODES[reduce]]
+        _run_loops(loop, x, (window,), geometry, out, impl)
+        return
     loop = kernels.separable_pool if method == "separable" else kernels.van_herk_pool
     loop = loop[_REDUCE_CODES[reduce]]
     # The fast loops divide sums into means themselves (0: no division).

