@@ -20,8 +20,9 @@ x = np.zeros((40, 40))
 # One first call per kind of loop: each compiles (or loads) its own kernel.
 FIRST_CALLS = {
     "max_pool": "windowkit.max_pool(x, 2)",  # 2x2 blocks: extreme_2x2_pool, the max copy
-    "max_pool 3": "windowkit.max_pool(x, 3)",  # separable, the max copy
-    "mean_pool": "windowkit.mean_pool(x, 2)",  # separable, the sum copy
+    "max_pool 3": "windowkit.max_pool(x, 3)",  # 3x3 blocks: block_pool, the max copy for 3
+    "mean_pool": "windowkit.mean_pool(x, 2)",  # 2x2 blocks: block_pool, the sum copy for 2
+    "mean_pool 3/1": "windowkit.mean_pool(x, 3, 1)",  # separable, the sum copy
     "max_pool 31/1": "windowkit.max_pool(x, 31, 1)",  # van Herk
     "correlate": "windowkit.correlate(x, np.ones((3, 3)))",  # the direct loop
 }

@@ -406,15 +406,17 @@ def test_python_impl_runs_the_same_source():
         assert loop.serial.py_func.__code__ is loop.python.__code__
         assert loop.parallel.py_func.__code__ is loop.python.__code__
         assert "for task in prange" in inspect.getsource(loop.python)
-    for name in ("separable_pool", "van_herk_pool"):
-        for code in (wk.kernels.MAX, wk.kernels.MIN, wk.kernels.SUM):
-            loop = getattr(wk.kernels, name)[code]
-            assert loop.serial.py_func.__code__ is loop.python.__code__
-            # In the Python form, REDUCE is the constant and helpers are plain Python.
-            namespace = loop.python.__globals__
-            assert namespace["REDUCE"] == code
-            assert inspect.isfunction(namespace["combine"])
-            assert namespace["pick_into"].__globals__ is namespace
+    copies = [(getattr(wk.kernels, name)[code], {"REDUCE": code})
+              for name in ("separable_pool", "van_herk_pool", "extreme_2x2_pool")
+              for code in (wk.kernels.MAX, wk.kernels.MIN, wk.kernels.SUM)]
+    copies.append((wk.kernels.block_pool[wk.kernels.SUM, 5], {"REDUCE": wk.kernels.SUM, "BLOCK": 5}))
+    for loop, constants in copies:
+        assert loop.serial.py_func.__code__ is loop.python.__code__
+        # In the Python form, REDUCE (and BLOCK) are constants and helpers are plain Python.
+        namespace = loop.python.__globals__
+        assert {name: namespace[name] for name in constants} == constants
+        assert inspect.isfunction(namespace["combine"])
+        assert namespace["pick_into"].__globals__ is namespace
 
 
 # -- methods -------------------------------------------------------------------
@@ -521,6 +523,98 @@ def test_fast_methods_on_volumes_and_batches(method):
             direct = wk.pool(x, window, stride, reduce=reduce, axes=axes, method="direct")
             fast = wk.pool(x, window, stride, reduce=reduce, axes=axes, method=method)
             np.testing.assert_allclose(fast, direct, rtol=1e-13, err_msg=f"{window} {axes}")
+
+
+# -- windows side by side along the rows ---------------------------------------
+
+
+@pytest.mark.parametrize("dtype, widths", [
+    (np.float64, range(1, wk.kernels.BLOCK_MAX + 1)), (np.float32, [3, 7]), (np.uint8, [2, 4]),
+    (np.int16, [5]), (np.float16, [2]), (np.complex128, [2]), (np.bool_, [3]),
+])
+def test_side_by_side_windows_are_bitwise_the_direct_loop(dtype, widths):
+    """Windows as wide as their column stride (up to BLOCK_MAX) are reduced
+    in registers a row at a time, the rows in the direct loop's order:
+    equal bit for bit, float sums included, NaN and inf where direct puts
+    them. Widths 1 to 8, 2-D and 3-D windows, row strides below, at and
+    above the window, ragged edges."""
+    rng = np.random.default_rng(7)
+    x = (rng.standard_normal((3, 7, 13, 61)) * 40).astype(dtype)
+    if np.dtype(dtype).kind == "f":
+        flat = x.reshape(-1)
+        flat[rng.choice(flat.size, 40, replace=False)] = np.nan
+        flat[rng.choice(flat.size, 20, replace=False)] = np.inf
+        flat[rng.choice(flat.size, 20, replace=False)] = -np.inf
+    for width in widths:
+        for window, stride in [((1, width), (1, width)), ((3, width), (2, width)),
+                               ((2, width), (3, width)), ((2, 2, width), (3, 1, width))]:
+            for reduce in ops_without_order(dtype):
+                direct = wk.pool(x, window, stride, reduce=reduce, method="direct")
+                fast = wk.pool(x, window, stride, reduce=reduce, method="separable")
+                np.testing.assert_array_equal(fast, direct, strict=True,
+                                              err_msg=f"{reduce} {window} {stride}")
+
+
+def ops_without_order(dtype):
+    return ("sum", "mean") if np.dtype(dtype).kind == "c" else ("max", "min", "sum", "mean")
+
+
+@pytest.mark.parametrize("name, window", [("block_pool", (2, 3, 3)), ("block_pool", (1, 1, 4)),
+                                          ("extreme_2x2_pool", (1, 2, 2))])
+def test_side_by_side_kernels_run_exactly_their_tasks(name, window):
+    """Threads run contiguous task ranges, which may start and stop inside a
+    plane or inside a row's segments: each range writes exactly its own
+    outputs, with the whole run's values."""
+    loop = getattr(wk.kernels, name)[wk.kernels.MAX, window[2]] if name == "block_pool" else (
+        wk.kernels.extreme_2x2_pool[wk.kernels.MAX])
+    # Rows of 20_000 elements: several segments per row for the 1-D window.
+    shape = (2, 5, 9, 20_000) if window[0] == 1 and window[1] == 1 else (3, 6, 11, 40)
+    x = make_data(shape, np.float64)
+    out_shape = wk.output_shape(shape, window, window, axes=(1, 2, 3))
+    args = (x, window, window) + ((np.intp(0),) if name == "block_pool" else ())
+    whole = np.full(out_shape, -99.0)
+    n_tasks = loop.count_tasks(whole, window, window)
+    assert n_tasks > 8
+    loop.serial(*args, 0, n_tasks, whole)
+    np.testing.assert_array_equal(whole, wk.pool(x, window, window, axes=(1, 2, 3),
+                                                 method="direct"))
+    # Task t is segment t % n_segments of output row t // n_segments (C order).
+    out_cols = out_shape[-1]
+    per_segment = wk.kernels.segments.py_func(out_cols, window[2], window[2], wk.kernels.SEGMENT)[0]
+    n_segments = -(-out_cols // per_segment)
+    if name == "extreme_2x2_pool":
+        per_segment, n_segments = out_cols, 1
+    assert n_tasks == np.prod(out_shape[:-1]) * n_segments
+
+    def outputs_of(first, stop):
+        flat = [row * out_cols + col for task in range(first, stop)
+                for row, segment in [divmod(task, n_segments)]
+                for col in range(segment * per_segment, min(out_cols, (segment + 1) * per_segment))]
+        return np.array(flat)
+
+    rng = np.random.default_rng(0)
+    cuts = np.sort(rng.choice(np.arange(1, n_tasks), 6, replace=False))
+    for first, stop in zip([0, *cuts], [*cuts, n_tasks]):
+        piece = np.full(out_shape, -99.0)
+        loop.serial(*args, first, stop, piece)
+        written = np.flatnonzero(piece != -99.0)
+        np.testing.assert_array_equal(written, outputs_of(first, stop), err_msg=f"{first}:{stop}")
+        np.testing.assert_array_equal(piece.reshape(-1)[written], whole.reshape(-1)[written])
+
+
+def test_side_by_side_windows_on_threads():
+    """Batches of small images and long signals, big enough for threads,
+    F-ordered input and a strided out=."""
+    images = make_data((3000, 28, 28), np.uint8)
+    for reduce in ("max", "mean"):
+        expected = wk.pool(images, 2, reduce=reduce, method="direct")
+        np.testing.assert_array_equal(wk.pool(images, 2, reduce=reduce), expected, strict=True)
+    signal = make_data((1_000_003,), np.float32)
+    np.testing.assert_array_equal(wk.sum_pool(signal, 4), wk.sum_pool(signal, 4, method="direct"))
+    image = np.asfortranarray(make_data((1500, 1400), np.float64))
+    out = np.zeros((500, 2 * 466))[:, ::2]
+    wk.min_pool(image, 3, out=out)
+    np.testing.assert_array_equal(out, wk.min_pool(image, 3, method="direct"))
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.float16, np.float32, np.complex128])

@@ -18,6 +18,10 @@ FORMS = [
     loop[code].serial
     for loop in (k.separable_pool, k.van_herk_pool, k.extreme_2x2_pool, k.correlate_rows)
     for code in (k.MAX, k.MIN, k.SUM)
+] + [
+    k.block_pool[code, block].serial
+    for code in (k.MAX, k.MIN, k.SUM)
+    for block in range(1, k.BLOCK_MAX + 1)
 ]
 
 CASES = [

@@ -170,7 +170,10 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
         about 3 row operations per output whatever the window's height, then
         the same pooling along the row. Along rows, windows 8 or more wide
         use doubling spans (about log2(width) vectorised passes; sums take
-        one span per set bit of the width, nothing subtracted). ``"auto"``
+        one span per set bit of the width, nothing subtracted). Windows as
+        wide as their column stride, up to 8, are reduced a window row at a
+        time in registers under ``"separable"`` (bitwise the direct loop's
+        result, float sums included). ``"auto"``
         runs van Herk when it combines fewer input rows per output row than
         separable, else separable; :func:`choose_method` says which and
         why. Every method
@@ -275,14 +278,19 @@ def _pool_loops(x, geometry, reduce, out, impl, method, divide_by=None):
             _run_loops(kernels.sum_pool, x, (window, zero), geometry, out, impl,
                        divide_by=divide_by)
         return
-    if method == "separable" and reduce in ("max", "min") and window == (1, 2, 2) and (
-        _pad3(geometry.stride, 1)[2] == 2
-    ):
-        loop = kernels.extreme_2x2_pool[_REDUCE_CODES[reduce]]
-        _run_loops(loop, x, (window,), geometry, out, impl)
+    code = _REDUCE_CODES[reduce]
+    block = window[2]
+    side_by_side = block == _pad3(geometry.stride, 1)[2] <= kernels.BLOCK_MAX
+    if method == "separable" and side_by_side and window == (1, 2, 2) and reduce in ("max", "min"):
+        _run_loops(kernels.extreme_2x2_pool[code], x, (window,), geometry, out, impl)
         return
-    loop = kernels.separable_pool if method == "separable" else kernels.van_herk_pool
-    loop = loop[_REDUCE_CODES[reduce]]
+    if method == "separable" and side_by_side:
+        # Windows side by side along the rows: reduced in registers.
+        loop = kernels.block_pool[code, block]
+    elif method == "separable":
+        loop = kernels.separable_pool[code]
+    else:
+        loop = kernels.van_herk_pool[code]
     # The fast loops divide sums into means themselves (0: no division).
     args = (window, np.intp(divide_by or 0))
     if x.dtype.kind == "c":

@@ -96,14 +96,16 @@ class TaskKernel:
     function and its helpers read the global ``REDUCE``: ``kernel[code]`` is
     a copy in which ``REDUCE`` is the constant ``code``, so Numba compiles
     only that reduction's loops, with every helper inlined into one
-    function. Only a serial form is compiled: each thread runs it on its own
-    contiguous range of tasks with the GIL released, which spares the
-    compile time of a ``parallel=True`` form.
+    function. A kernel may name more such globals (``constants``), each
+    copy fixing them all. Only a serial form is compiled: each thread runs
+    it on its own contiguous range of tasks with the GIL released, which
+    spares the compile time of a ``parallel=True`` form.
     """
 
-    def __init__(self, func, count_tasks):
+    def __init__(self, func, count_tasks, constants=("REDUCE",)):
         self._func = func
         self.count_tasks = count_tasks
+        self.constants = constants
         self._copies = {}
         self.__doc__ = func.__doc__
         self.__name__ = func.__name__
@@ -112,21 +114,24 @@ class TaskKernel:
     def __repr__(self):
         return f"<windowkit task kernel {self.__name__}>"
 
-    def __getitem__(self, code):
-        """The kernel with ``REDUCE = code``: ``.python`` and compiled ``.serial`` forms."""
-        if code not in self._copies:
-            self._copies[code] = _Specialised(self, code)
-        return self._copies[code]
+    def __getitem__(self, values):
+        """The kernel with ``REDUCE = code`` (``kernel[code]``), or with each of
+        its constants set (``kernel[code, block]``): ``.python`` and compiled
+        ``.serial`` forms."""
+        values = values if isinstance(values, tuple) else (values,)
+        if values not in self._copies:
+            self._copies[values] = _Specialised(self, dict(zip(self.constants, values)))
+        return self._copies[values]
 
 
 class _Specialised:
-    """One reduction's copy of a :class:`TaskKernel`."""
+    """One copy of a :class:`TaskKernel`, its constants fixed."""
 
-    def __init__(self, task_kernel, code):
+    def __init__(self, task_kernel, constants):
         func = task_kernel._func
         self.count_tasks = task_kernel.count_tasks
-        suffix = f"_reduce{code}"
-        constants = {"REDUCE": code}
+        # Its own name for Numba's on-disk cache: "_reduce0", "_reduce2_block4".
+        suffix = "".join(f"_{name.lower()}{value}" for name, value in constants.items())
         compiled = _namespace(func.__globals__, constants, suffix, compile_helpers=True)
         plain = _namespace(func.__globals__, constants, suffix, compile_helpers=False)
         self.serial = numba.njit(**_POLICY)(_rebind(func, compiled, func.__qualname__ + suffix))
@@ -210,9 +215,9 @@ def kernel(func):
     return Kernel(func)
 
 
-def task_kernel(count_tasks):
+def task_kernel(count_tasks, constants=("REDUCE",)):
     """Decorator: compile a task loop, run by :class:`TaskKernel`."""
-    return lambda func: TaskKernel(func, count_tasks)
+    return lambda func: TaskKernel(func, count_tasks, constants)
 
 
 def helper(func):

@@ -20,7 +20,8 @@ this very source, run by the interpreter, and print it with
 
 The first three kernels are the textbook loops (``method="direct"``). After
 them come the faster pooling algorithms, each with its cost per output:
-``separable_pool`` and ``van_herk_pool``. They turn the loop order around so
+``separable_pool``, its paths for windows side by side along the rows
+(``block_pool``, ``extreme_2x2_pool``), and ``van_herk_pool``. They turn the loop order around so
 that the innermost loop runs along a contiguous row of the image, which LLVM
 compiles to packed SIMD instructions, and they share a few small helpers.
 They run over a range of independent tasks, which Python threads share out
@@ -393,6 +394,90 @@ def separable_pool(x, window, stride, divide_by, first_task, stop_task, out):
                     d, b = 0, b + 1
 
 
+# Windows side by side along the rows, at most this many columns wide, are
+# pooled by :func:`block_pool`, one compiled copy per width.
+BLOCK_MAX = 8
+BLOCK = 2
+
+
+@helper
+def block_row(out_plane, r, first_out, stop_out, rows, row, first):
+    """Outputs ``first_out`` to ``stop_out`` of ``out_plane``'s row ``r``,
+    each with the ``BLOCK`` elements under it in ``rows``' row ``row``,
+    reduced left to right in registers; ``first`` starts from the row's
+    first element instead of the output's value.
+
+    The output is the accumulator (uint8 sums add into uint64, as in the
+    direct loop). ``BLOCK`` is a constant, so the loop over it unrolls and
+    LLVM vectorises the loop over outputs, its loads an interleaved group.
+    Elements are indexed in the 2-D planes with unsigned indices: a 1-D
+    view per row took as long as the pooling itself on 28x28 images.
+    """
+    r, row = np.uintp(r), np.uintp(row)
+    if first:
+        for o in range(first_out, stop_out):
+            start = np.uintp(o) * np.uintp(BLOCK)
+            out_plane[r, np.uintp(o)] = rows[row, start]  # to the accumulator's dtype
+            value = out_plane[r, np.uintp(o)]
+            for k in range(1, BLOCK):
+                value = combine(value, rows[row, start + np.uintp(k)])
+            out_plane[r, np.uintp(o)] = value
+    else:
+        for o in range(first_out, stop_out):
+            start = np.uintp(o) * np.uintp(BLOCK)
+            value = out_plane[r, np.uintp(o)]
+            for k in range(BLOCK):
+                value = combine(value, rows[row, start + np.uintp(k)])
+            out_plane[r, np.uintp(o)] = value
+
+
+@task_kernel(separable_tasks, constants=("REDUCE", "BLOCK"))
+def block_pool(x, window, stride, divide_by, first_task, stop_task, out):
+    """Pooling of windows side by side along the rows: ``separable_pool``'s
+    path when ``window_cols == stride_cols == BLOCK``, a constant of each
+    compiled copy (``block_pool[code, BLOCK]``, up to :data:`BLOCK_MAX`).
+
+    Each window row's ``BLOCK`` values are reduced in registers and into
+    the output row (:func:`block_row`), the window's rows in the direct
+    loop's order, so even float sums are bitwise the direct loop's. The
+    general row pass instead makes ``window_cols`` read-modify-write passes
+    over the output with strided loads. Measured on 4096x4096 float32, max
+    over 3x3 blocks, one thread: 2.8 ms against 10 ms (one read pass,
+    ``x.max()``, 2.7 ms). ``divide_by`` > 0 divides the sums (mean). One
+    task is one segment of an output row, as in :func:`separable_pool`;
+    this call runs tasks ``first_task`` to ``stop_task``.
+    Cost per output: one combine per window element, from registers, and
+    ``window_depth * window_rows`` passes over the output row. Scratch: none.
+    """
+    window_depth, window_rows, window_cols = window
+    stride_depth, stride_rows, stride_cols = stride
+    n_batch, out_depth, out_rows, out_cols = out.shape
+    per_segment, n_segments = segments(out_cols, BLOCK, BLOCK, SEGMENT)
+    plane_tasks = out_rows * n_segments
+    # A plane (batch item b, output depth d) at a time, counted loops over
+    # its rows and segments, elements indexed in 2-D planes: on 60000 28x28
+    # uint8 images, max over 2x2 took 5.4 ms on one thread this way, 19 ms
+    # working b, d and r out and taking 1-D row views for each task.
+    for plane in range(first_task // plane_tasks, (stop_task - 1) // plane_tasks + 1):
+        b = plane // out_depth
+        d = plane % out_depth
+        first = max(first_task - plane * plane_tasks, 0)
+        stop = min(stop_task - plane * plane_tasks, plane_tasks)
+        out_plane = out[b, d]
+        for r in range(first // n_segments, (stop - 1) // n_segments + 1):
+            for segment in range(max(first - r * n_segments, 0), min(stop - r * n_segments, n_segments)):
+                first_out = segment * per_segment
+                stop_out = min(out_cols, first_out + per_segment)
+                for i in range(window_depth):
+                    rows = x[b, d * stride_depth + i]
+                    for j in range(window_rows):
+                        block_row(out_plane, r, first_out, stop_out, rows, r * stride_rows + j,
+                                  i == 0 and j == 0)
+                if REDUCE == SUM:
+                    if divide_by > 0:
+                        divide_row(out_plane[r, first_out:stop_out], divide_by)
+
+
 def block_pair_tasks(out, window, stride):
     """How many tasks :func:`extreme_2x2_pool` has for ``out``: one per output row."""
     n_batch, out_depth, out_rows, out_cols = out.shape
@@ -416,18 +501,23 @@ def extreme_2x2_pool(x, window, stride, first_task, stop_task, out):
     """
     stride_depth, stride_rows, stride_cols = stride
     n_batch, out_depth, out_rows, out_cols = out.shape
-    for task in range(first_task, stop_task):
-        b = task // (out_depth * out_rows)
-        d = task // out_rows % out_depth
-        r = task % out_rows
-        upper = x[b, d * stride_depth, r * stride_rows]
-        lower = x[b, d * stride_depth, r * stride_rows + 1]
-        target = out[b, d, r]
-        for o in range(out_cols):
-            left = np.uintp(o) * np.uintp(2)
-            right = left + np.uintp(1)
-            target[o] = combine(combine(upper[left], lower[left]),
-                                combine(upper[right], lower[right]))
+    # Plane by plane, as in block_pool.
+    for plane in range(first_task // out_rows, (stop_task - 1) // out_rows + 1):
+        b = plane // out_depth
+        d = plane % out_depth
+        rows = x[b, d * stride_depth]
+        out_plane = out[b, d]
+        for r in range(max(first_task - plane * out_rows, 0),
+                       min(stop_task - plane * out_rows, out_rows)):
+            # Elements indexed in the planes, as in block_row.
+            upper = np.uintp(r * stride_rows)
+            lower = upper + np.uintp(1)
+            for o in range(out_cols):
+                left = np.uintp(o) * np.uintp(2)
+                right = left + np.uintp(1)
+                out_plane[np.uintp(r), np.uintp(o)] = combine(
+                    combine(rows[upper, left], rows[lower, left]),
+                    combine(rows[upper, right], rows[lower, right]))
 
 
 def van_herk_tasks(out, window, stride):
