@@ -406,13 +406,15 @@ def test_python_impl_runs_the_same_source():
         assert loop.serial.py_func.__code__ is loop.python.__code__
         assert loop.parallel.py_func.__code__ is loop.python.__code__
         assert "for task in prange" in inspect.getsource(loop.python)
-    copies = [(getattr(wk.kernels, name)[code], {"REDUCE": code})
-              for name in ("separable_pool", "van_herk_pool", "extreme_2x2_pool")
-              for code in (wk.kernels.MAX, wk.kernels.MIN, wk.kernels.SUM)]
+    codes = (wk.kernels.MAX, wk.kernels.MIN, wk.kernels.SUM)
+    copies = [(getattr(wk.kernels, name)[code, doubling], {"REDUCE": code, "DOUBLING": doubling})
+              for name in ("separable_pool", "van_herk_pool")
+              for code in codes for doubling in (False, True)]
+    copies += [(wk.kernels.extreme_2x2_pool[code], {"REDUCE": code}) for code in codes]
     copies.append((wk.kernels.block_pool[wk.kernels.SUM, 5], {"REDUCE": wk.kernels.SUM, "BLOCK": 5}))
     for loop, constants in copies:
         assert loop.serial.py_func.__code__ is loop.python.__code__
-        # In the Python form, REDUCE (and BLOCK) are constants and helpers are plain Python.
+        # In the Python form, the copy's constants are set and helpers are plain Python.
         namespace = loop.python.__globals__
         assert {name: namespace[name] for name in constants} == constants
         assert inspect.isfunction(namespace["combine"])

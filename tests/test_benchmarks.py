@@ -16,8 +16,13 @@ FORMS = [
     for form in ("serial", "parallel")
 ] + [
     loop[code].serial
-    for loop in (k.separable_pool, k.van_herk_pool, k.extreme_2x2_pool, k.correlate_rows)
+    for loop in (k.extreme_2x2_pool, k.correlate_rows)
     for code in (k.MAX, k.MIN, k.SUM)
+] + [
+    loop[code, doubling].serial
+    for loop in (k.separable_pool, k.van_herk_pool)
+    for code in (k.MAX, k.MIN, k.SUM)
+    for doubling in (False, True)
 ] + [
     k.block_pool[code, block].serial
     for code in (k.MAX, k.MIN, k.SUM)

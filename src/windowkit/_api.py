@@ -287,10 +287,10 @@ def _pool_loops(x, geometry, reduce, out, impl, method, divide_by=None):
     if method == "separable" and side_by_side:
         # Windows side by side along the rows: reduced in registers.
         loop = kernels.block_pool[code, block]
-    elif method == "separable":
-        loop = kernels.separable_pool[code]
     else:
-        loop = kernels.van_herk_pool[code]
+        loop = kernels.separable_pool if method == "separable" else kernels.van_herk_pool
+        # A copy with the row algorithm this window needs, and only that one.
+        loop = loop[code, kernels.row_uses_doubling.py_func(block, _pad3(geometry.stride, 1)[2])]
     # The fast loops divide sums into means themselves (0: no division).
     args = (window, np.intp(divide_by or 0))
     if x.dtype.kind == "c":
