@@ -289,7 +289,7 @@ def _pool_loops(x, geometry, reduce, out, impl, method, divide_by=None):
         loop = kernels.block_pool[code, block]
     else:
         loop = kernels.separable_pool if method == "separable" else kernels.van_herk_pool
-        # A copy with the row algorithm this window needs, and only that one.
+        # Copies without the doubling row path compile faster; use them where they do.
         loop = loop[code, kernels.row_uses_doubling.py_func(block, _pad3(geometry.stride, 1)[2])]
     # The fast loops divide sums into means themselves (0: no division).
     args = (window, np.intp(divide_by or 0))

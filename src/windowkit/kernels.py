@@ -37,7 +37,7 @@ from ._compile import helper, kernel, task_kernel
 # Reduction codes for the fast pooling kernels. They read the global REDUCE,
 # which each compiled copy (``separable_pool[MAX, False]``, ...) fixes as a
 # constant: Numba compiles only that reduction's loops. DOUBLING, fixed the
-# same way, says which row algorithm a copy has (see pool_row_fastest).
+# same way, says whether a copy has the doubling row path (pool_row_fastest).
 MAX, MIN, SUM = 0, 1, 2
 REDUCE = MAX
 DOUBLING = False
@@ -312,8 +312,8 @@ ROW_DOUBLING_MIN_WINDOW = 8
 
 @helper
 def row_uses_doubling(window, stride):
-    """Whether rows of this window are pooled by doubling: the ``DOUBLING``
-    of the kernel copy that pools them."""
+    """Whether rows of this window are pooled by doubling (and so need a
+    kernel copy whose ``DOUBLING`` is True)."""
     passes = 0
     span = 1
     while 2 * span <= window:
@@ -328,14 +328,16 @@ def pool_row_fastest(row, window, stride, divide_by, scratch, out_row):
 
     Narrow windows directly: ``window`` vectorised combines per output, the
     window's offset outside and the output position inside
-    (:func:`pick_into`). Wide ones by :func:`doubling_pool_row`. The copy's
-    constant ``DOUBLING`` (:func:`row_uses_doubling` of the window, which
-    the caller picks the copy by) says which, so each copy compiles one of
-    the two: separable mean pooling 3x3 compiled in 0.8-1.2 s instead of
-    1.5-1.8 s. ``divide_by`` > 0 turns sums into means. Overwrites ``row``
-    and ``scratch``.
+    (:func:`pick_into`). Wide ones by :func:`doubling_pool_row`. Copies
+    whose constant ``DOUBLING`` is False (the caller picks them for windows
+    that :func:`row_uses_doubling` says no to) compile no doubling path:
+    separable mean pooling 3x3 compiled in 0.8-1.2 s instead of 1.5-1.8 s.
+    The other copies keep both paths: with the doubling path alone, max
+    rows ran 3x slower (2048x2048 float32, separable (1, 9): 7 ms against
+    2.3-2.9 ms; the cause is not known). ``divide_by`` > 0 turns sums into
+    means. Overwrites ``row`` and ``scratch``.
     """
-    if DOUBLING:
+    if DOUBLING and row_uses_doubling(window, stride):
         level, n_pieces, spacing = doubling_pool_row(row, window, stride, scratch, out_row)
     else:
         level, n_pieces, spacing = row, window, 1
