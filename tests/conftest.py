@@ -15,6 +15,12 @@ DTYPES = [
 REAL_DTYPES = [dt for dt in DTYPES if np.dtype(dt).kind != "c"]
 IMPLS = ["numba", "python", "strided"]
 OPS = ["max", "min", "sum", "mean", "correlate", "convolve"]
+POOL_OPS = OPS[:4]
+
+
+def ops_for(dtype, ops=OPS):
+    """``ops`` without max and min for complex dtypes, which have no order."""
+    return [op for op in ops if not (np.dtype(dtype).kind == "c" and op in ("max", "min"))]
 
 
 def make_data(shape, dtype, seed=0):

@@ -11,7 +11,8 @@ import numba
 import numpy as np
 import pytest
 import scipy.signal
-from conftest import IMPLS, LAYOUTS, OPS, assert_same, make_data, run_op, tolerance
+from conftest import (IMPLS, LAYOUTS, OPS, POOL_OPS, assert_same, make_data, ops_for, run_op,
+                      tolerance)
 from skimage import color, data
 from skimage.util import view_as_blocks, view_as_windows
 
@@ -550,15 +551,11 @@ def test_side_by_side_windows_are_bitwise_the_direct_loop(dtype, widths):
     for width in widths:
         for window, stride in [((1, width), (1, width)), ((3, width), (2, width)),
                                ((2, width), (3, width)), ((2, 2, width), (3, 1, width))]:
-            for reduce in ops_without_order(dtype):
+            for reduce in ops_for(dtype, POOL_OPS):
                 direct = wk.pool(x, window, stride, reduce=reduce, method="direct")
                 fast = wk.pool(x, window, stride, reduce=reduce, method="separable")
                 np.testing.assert_array_equal(fast, direct, strict=True,
                                               err_msg=f"{reduce} {window} {stride}")
-
-
-def ops_without_order(dtype):
-    return ("sum", "mean") if np.dtype(dtype).kind == "c" else ("max", "min", "sum", "mean")
 
 
 @pytest.mark.parametrize("name, window", [("block_pool", (2, 3, 3)), ("block_pool", (1, 1, 4)),

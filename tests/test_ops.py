@@ -12,6 +12,7 @@ from conftest import (
     assert_same,
     make_data,
     methods_for,
+    ops_for,
     reference_op,
     run_op,
 )
@@ -25,10 +26,6 @@ def axes_choices(ndim):
         for axes in itertools.permutations(range(ndim), n):
             yield axes
             yield tuple(a - ndim for a in axes)
-
-
-def ops_for(dtype):
-    return [op for op in OPS if not (np.dtype(dtype).kind == "c" and op in ("max", "min"))]
 
 
 @pytest.mark.parametrize(

@@ -279,8 +279,8 @@ def _pool_loops(x, geometry, reduce, out, impl, method, divide_by=None):
                        divide_by=divide_by)
         return
     code = _REDUCE_CODES[reduce]
-    block = window[2]
-    side_by_side = block == _pad3(geometry.stride, 1)[2] <= kernels.BLOCK_MAX
+    block, stride_cols = window[2], _pad3(geometry.stride, 1)[2]
+    side_by_side = block == stride_cols <= kernels.BLOCK_MAX
     if method == "separable" and side_by_side and window == (1, 2, 2) and reduce in ("max", "min"):
         _run_loops(kernels.extreme_2x2_pool[code], x, (window,), geometry, out, impl)
         return
@@ -290,7 +290,7 @@ def _pool_loops(x, geometry, reduce, out, impl, method, divide_by=None):
     else:
         loop = kernels.separable_pool if method == "separable" else kernels.van_herk_pool
         # Copies without the doubling row path compile faster; use them where they do.
-        loop = loop[code, kernels.row_uses_doubling.py_func(block, _pad3(geometry.stride, 1)[2])]
+        loop = loop[code, kernels.row_uses_doubling.py_func(block, stride_cols)]
     # The fast loops divide sums into means themselves (0: no division).
     args = (window, np.intp(divide_by or 0))
     if x.dtype.kind == "c":

@@ -67,8 +67,8 @@ def correlate(x4, weights, stride, out4, n_threads, pool):
 
     Returns False, leaving ``out4`` untouched, when the sum of ``x4`` or of
     ``weights`` is not finite (they hold a NaN or an infinity, or values so
-    large that their sum overflows): the caller then runs the direct sum. ``pool`` is a thread pool, used when
-    ``n_threads`` > 1.
+    large that their sum overflows): the caller then runs the direct sum.
+    ``pool`` is a thread pool, used when ``n_threads`` > 1.
     """
     # Imported here, not with windowkit (140 ms): only this method needs scipy.
     import scipy.fft

@@ -486,9 +486,7 @@ def block_pool(x, window, stride, divide_by, first_task, stop_task, out):
                                   i == 0 and j == 0)
                 if REDUCE == SUM:
                     if divide_by > 0:
-                        for o in range(first_out, stop_out):
-                            out_plane[np.uintp(r), np.uintp(o)] = (
-                                out_plane[np.uintp(r), np.uintp(o)] / divide_by)
+                        divide_row(out_plane[r, first_out:stop_out], divide_by)
 
 
 def block_pair_tasks(out, window, stride):
@@ -504,9 +502,11 @@ def extreme_2x2_pool(x, window, stride, first_task, stop_task, out):
     stride 2).
 
     The two input rows are read once and each output's four values are
-    combined in registers and stored once; the general row pass makes two
-    read-modify-write passes over the output with strided loads. Measured
-    on 4096x4096 float32, one thread: 4.6 ms against 12 ms (one read pass,
+    combined in registers and stored once; :func:`block_pool` makes a pass
+    over the output per window row, and on rows of 28 uint8 values one pass
+    for both rows was 1.8x faster (a side experiment: 9.1 against 16.4 ms
+    for 60000 images, one thread). Against the general row pass: 4.6 ms
+    against 12 ms on 4096x4096 float32, one thread (one read pass,
     ``x.max()``, 2.4-3.7 ms). A kernel of its own, so its small loop is
     all that ``max_pool(x, 2)`` compiles. Unsigned indices, as in
     :func:`pick_into`. One task is one output row.
