@@ -289,7 +289,7 @@ def _pool_loops(x, geometry, reduce, out, impl, method, divide_by=None):
         loop = kernels.block_pool[code, block]
     else:
         loop = kernels.separable_pool if method == "separable" else kernels.van_herk_pool
-        # Copies without the doubling row path compile faster; use them where they do.
+        # Each copy compiles one row algorithm: doubling or direct.
         loop = loop[code, kernels.row_uses_doubling.py_func(block, stride_cols)]
     # The fast loops divide sums into means themselves (0: no division).
     args = (window, np.intp(divide_by or 0))

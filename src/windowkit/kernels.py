@@ -37,7 +37,7 @@ from ._compile import helper, kernel, task_kernel
 # Reduction codes for the fast pooling kernels. They read the global REDUCE,
 # which each compiled copy (``separable_pool[MAX, False]``, ...) fixes as a
 # constant: Numba compiles only that reduction's loops. DOUBLING, fixed the
-# same way, says whether a copy has the doubling row path (pool_row_fastest).
+# same way, says which row algorithm a copy has (pool_row_fastest).
 MAX, MIN, SUM = 0, 1, 2
 REDUCE = MAX
 DOUBLING = False
@@ -156,13 +156,20 @@ def copy_into(into, row):
     compile, on every kernel's first call in a process.
     """
     for c in range(into.shape[0]):
+        c = np.uintp(c)
         into[c] = row[c]
 
 
 @helper
 def combine_into(into, row):
-    """``into[c] = combine(into[c], row[c])`` along a whole row (packed SIMD)."""
+    """``into[c] = combine(into[c], row[c])`` along a whole row (packed SIMD).
+
+    The row loops index with unsigned counters: with a signed one, Numba
+    adds a negative-index check that LLVM does not always remove (see
+    :func:`shift_combine`), and a loop that keeps it does not vectorise.
+    """
     for c in range(into.shape[0]):
+        c = np.uintp(c)
         into[c] = combine(into[c], row[c])
 
 
@@ -217,12 +224,15 @@ def shift_combine(row, span, into):
     """``into[c] = combine(row[c], row[c + span])`` for every ``c`` of ``into``.
 
     ``row[span:]`` is sliced first, so the loop indexes with its counter
-    alone: no index that might be negative is left to check, and the loop
-    vectorises (written as ``row[c + span]`` it did not, and ran 4-7x
-    slower).
+    alone, and the counter is unsigned: no index that might be negative is
+    left to check, and the loop vectorises. Written as ``row[c + span]`` it
+    did not (4-7x slower); with a signed ``c`` it did in some copies and
+    not in others (the check's select stayed in the loop): max rows of 31
+    ran 2x slower in copies with the doubling path alone.
     """
     shifted = row[span:]
     for c in range(into.shape[0]):
+        c = np.uintp(c)
         into[c] = combine(row[c], shifted[c])
 
 
@@ -299,6 +309,7 @@ def divide_row(out_row, divide_by):
     """Sums to means. As np.mean: the intp count promotes float32 sums to
     float64 for the division, and the quotient is rounded once."""
     for c in range(out_row.shape[0]):
+        c = np.uintp(c)
         out_row[c] = out_row[c] / divide_by
 
 
@@ -312,8 +323,8 @@ ROW_DOUBLING_MIN_WINDOW = 8
 
 @helper
 def row_uses_doubling(window, stride):
-    """Whether rows of this window are pooled by doubling (and so need a
-    kernel copy whose ``DOUBLING`` is True)."""
+    """Whether rows of this window are pooled by doubling: the ``DOUBLING``
+    of the kernel copy that pools them."""
     passes = 0
     span = 1
     while 2 * span <= window:
@@ -328,16 +339,14 @@ def pool_row_fastest(row, window, stride, divide_by, scratch, out_row):
 
     Narrow windows directly: ``window`` vectorised combines per output, the
     window's offset outside and the output position inside
-    (:func:`pick_into`). Wide ones by :func:`doubling_pool_row`. Copies
-    whose constant ``DOUBLING`` is False (the caller picks them for windows
-    that :func:`row_uses_doubling` says no to) compile no doubling path:
-    separable mean pooling 3x3 compiled in 0.8-1.2 s instead of 1.5-1.8 s.
-    The other copies keep both paths: with the doubling path alone, max
-    rows ran 3x slower (2048x2048 float32, separable (1, 9): 7 ms against
-    2.3-2.9 ms; the cause is not known). ``divide_by`` > 0 turns sums into
+    (:func:`pick_into`). Wide ones by :func:`doubling_pool_row`. The
+    copy's constant ``DOUBLING`` says which (the caller picks the copy by
+    :func:`row_uses_doubling`), so each copy compiles one path: separable
+    mean pooling 3x3 compiled in 0.8-1.2 s instead of 1.5-1.8 s, van Herk
+    max 31x31 in about 0.2 s less. ``divide_by`` > 0 turns sums into
     means. Overwrites ``row`` and ``scratch``.
     """
-    if DOUBLING and row_uses_doubling(window, stride):
+    if DOUBLING:
         level, n_pieces, spacing = doubling_pool_row(row, window, stride, scratch, out_row)
     else:
         level, n_pieces, spacing = row, window, 1
