@@ -202,7 +202,9 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
     Notes
     -----
     max and min follow ``np.max`` and ``np.min``: a window holding a NaN
-    gives NaN. No method allocates more than the output and a few scratch
+    gives NaN. A call that repeats an earlier one's input shape, strides
+    and dtype and its arguments (plain ints, no ``out``) skips validation
+    and dispatch: the first such call's plan is kept (256 at most). No method allocates more than the output and a few scratch
     rows per thread (van Herk: window height + 2 rows). float16 and
     non-native byte order inputs are first converted to a native float32 /
     native copy, since Numba computes on neither. Complex sums and means
@@ -228,6 +230,10 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
     >>> wk.pool([1.0, np.nan, 3.0, 4.0], 2, reduce="max")
     array([nan,  4.])
     """
+    if out is None and impl == "numba" and type(x) is np.ndarray:
+        plan = _pool_plan(x, window, stride, axes, reduce, method)
+        if plan is not None:
+            return plan(x)
     v.check_choice(reduce, "reduce", v.REDUCTIONS)
     v.check_choice(impl, "impl", v.IMPLS)
     v.check_choice(method, "method", v.POOL_METHODS)
@@ -245,6 +251,91 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
     count = math.prod(geometry.window) if reduce == "mean" else None
     _pool_loops(x, geometry, reduce, out, impl, method, divide_by=count)
     return out
+
+
+class _PoolPlan:
+    """A pooling call worked out once for one input shape, strides and dtype
+    and one set of arguments: :func:`pool` replays it on later calls.
+
+    Validation, method choice and dispatch cost some 7 us a call, as much
+    as pooling an 8x8 image. A plan keeps what they decided (the loop and
+    its arguments, the 4-D shapes, the result dtype), so a repeated call
+    only allocates its output and runs the loop.
+    """
+
+    __slots__ = ("loop", "args", "x_shape4", "out_shape", "out_shape4", "dtype", "divide_by",
+                 "work")
+
+    def __call__(self, x):
+        out = np.empty(self.out_shape, self.dtype)
+        # Views: the plan was made for arrays of this shape and strides.
+        x4, out4 = x.reshape(self.x_shape4), out.reshape(self.out_shape4)
+        self.loop.run(x4, *self.args, out4, impl="numba", work=self.work)
+        if self.divide_by is not None:
+            np.divide(out, np.intp(self.divide_by), out=out)
+        return out
+
+
+# Plans by (shape, strides, dtype, window, stride, axes, reduce, method). A
+# plan of None marks a call that needs the general path. Past this many
+# plans, the cache starts again.
+_PLANS = {}
+MAX_PLANS = 256
+
+
+def _pool_plan(x, window, stride, axes, reduce, method):
+    """The plan for pooling ``x`` this way (built on first use), or None.
+
+    Only calls whose arguments compare equal exactly when they mean the
+    same are cached: ``window``, ``stride`` and ``axes`` as plain ints or
+    tuples of them (``2.0 == 2`` and ``True == 1``, but neither is a valid
+    window), strings for ``reduce`` and ``method``. Building a plan checks
+    everything the general path checks, raising the same errors.
+    """
+    if not (v.plain(window) and v.plain(stride) and v.plain(axes)
+            and type(reduce) is str and type(method) is str):
+        return None
+    key = (x.shape, x.strides, x.dtype, window, stride, axes, reduce, method)
+    try:
+        return _PLANS[key]
+    except KeyError:
+        pass
+    plan = _build_pool_plan(x, window, stride, axes, reduce, method)
+    if len(_PLANS) >= MAX_PLANS:
+        _PLANS.clear()
+    _PLANS[key] = plan
+    return plan
+
+
+def _build_pool_plan(x, window, stride, axes, reduce, method):
+    """A :class:`_PoolPlan` for the common case: a real, native, non-float16
+    ndarray whose windowed axes are its last and fold into 4-D without a
+    copy. None for anything else."""
+    v.check_choice(reduce, "reduce", v.REDUCTIONS)
+    v.check_choice(method, "method", v.POOL_METHODS)
+    x = v.as_input_array(x)
+    geometry = v.geometry(x.shape, window, stride, axes, default_stride="window")
+    dtype = v.pool_dtype(reduce, x.dtype)
+    n_window_dims = len(geometry.axes)
+    if (x.dtype.kind == "c" or x.dtype.char == "e" or not x.dtype.isnative
+            or geometry.axes != tuple(range(x.ndim - n_window_dims, x.ndim))):
+        return None
+    try:
+        x4 = _folded(x, n_window_dims)
+    except ValueError:
+        return None
+    if method == "auto":
+        method = _choose_pool_method(x.shape, geometry).method
+    count = math.prod(geometry.window) if reduce == "mean" else None
+    plan = _PoolPlan()
+    plan.loop, head, plan.divide_by = _pool_loop(geometry, reduce, method, dtype, count)
+    plan.args = (head[0], _pad3(geometry.stride, 1)) + head[1:]
+    plan.x_shape4 = x4.shape
+    plan.out_shape = geometry.out_shape
+    plan.out_shape4 = _folded(np.empty(geometry.out_shape, dtype), n_window_dims).shape
+    plan.dtype = dtype
+    plan.work = math.prod(geometry.out_shape) * math.prod(geometry.window)
+    return plan
 
 
 def _dask_pool(x, window, stride, reduce, axes, out, impl, method):
@@ -268,22 +359,40 @@ _REDUCE_CODES = {"max": kernels.MAX, "min": kernels.MIN, "sum": kernels.SUM, "me
 
 def _pool_loops(x, geometry, reduce, out, impl, method, divide_by=None):
     """The loop of ``method`` for ``reduce`` over ``geometry``'s windows, into ``out``."""
+    if x.dtype.kind == "c" and method != "direct":
+        # Sums are linear: pool the real and imaginary parts as two float
+        # arrays (views, no copy), so the fast loops need no complex code.
+        # Means divide afterwards, as complex numbers, as np.mean does.
+        loop, args, _ = _pool_loop(geometry, reduce, method, out.real.dtype, None)
+        for part in ("real", "imag"):
+            _run_loops(loop, getattr(x, part), args, geometry, getattr(out, part), impl)
+        if divide_by:
+            np.divide(out, np.intp(divide_by), out=out)
+        return
+    loop, args, divide_after = _pool_loop(geometry, reduce, method, out.dtype, divide_by)
+    _run_loops(loop, x, args, geometry, out, impl, divide_by=divide_after)
+
+
+def _pool_loop(geometry, reduce, method, out_dtype, divide_by):
+    """``(loop, args, divide_after)`` for pooling into ``out_dtype``.
+
+    ``loop`` is the loop of ``method`` for ``reduce`` over ``geometry``'s
+    windows (complex dtypes only with ``"direct"``), ``args`` its arguments
+    after the input, the window first (the stride follows it), and
+    ``divide_after`` the count to divide the sums by once it has run: None
+    when there is none or the loop divides them itself.
+    """
     window = _pad3(geometry.window, 1)
     if method == "direct":
         if reduce in ("max", "min"):
-            args = (window, reduce == "max")
-            _run_loops(kernels.extreme_pool, x, args, geometry, out, impl)
-        else:
-            zero = v.accumulator_dtype(out.dtype).type(0)
-            _run_loops(kernels.sum_pool, x, (window, zero), geometry, out, impl,
-                       divide_by=divide_by)
-        return
+            return kernels.extreme_pool, (window, reduce == "max"), None
+        zero = v.accumulator_dtype(out_dtype).type(0)
+        return kernels.sum_pool, (window, zero), divide_by
     code = _REDUCE_CODES[reduce]
     block, stride_cols = window[2], _pad3(geometry.stride, 1)[2]
     side_by_side = block == stride_cols <= kernels.BLOCK_MAX
     if method == "separable" and side_by_side and window == (1, 2, 2) and reduce in ("max", "min"):
-        _run_loops(kernels.extreme_2x2_pool[code], x, (window,), geometry, out, impl)
-        return
+        return kernels.extreme_2x2_pool[code], (window,), None
     if method == "separable" and side_by_side:
         # Windows side by side along the rows: reduced in registers.
         loop = kernels.block_pool[code, block]
@@ -292,18 +401,7 @@ def _pool_loops(x, geometry, reduce, out, impl, method, divide_by=None):
         # Each copy compiles one row algorithm: doubling or direct.
         loop = loop[code, kernels.row_uses_doubling.py_func(block, stride_cols)]
     # The fast loops divide sums into means themselves (0: no division).
-    args = (window, np.intp(divide_by or 0))
-    if x.dtype.kind == "c":
-        # Sums are linear: pool the real and imaginary parts as two float
-        # arrays (views, no copy), so the fast loops need no complex code.
-        # Means divide afterwards, as complex numbers, as np.mean does.
-        args = (window, np.intp(0))
-        for part in ("real", "imag"):
-            _run_loops(loop, getattr(x, part), args, geometry, getattr(out, part), impl)
-        if divide_by:
-            np.divide(out, np.intp(divide_by), out=out)
-    else:
-        _run_loops(loop, x, args, geometry, out, impl)
+    return loop, (window, np.intp(divide_by or 0)), None
 
 
 @dataclass(frozen=True)

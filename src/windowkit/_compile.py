@@ -143,14 +143,14 @@ class _Specialised:
         Threads are used when ``x`` has at least ``TASK_PARALLEL_MIN_WORK``
         elements (``work`` is not used: it is the direct loops' measure).
         """
-        *head, out = args
-        n_tasks = self.count_tasks(out, *head[1:3])
+        head, out = args[:-1], args[-1]
+        n_tasks = self.count_tasks(out, head[1], head[2])
         if impl == "python":
             self.python(*head, 0, n_tasks, out)
             return
-        big = head[0].size >= TASK_PARALLEL_MIN_WORK
-        n_threads = numba.get_num_threads() if big else 1
-        n_threads = min(n_threads, n_tasks)
+        n_threads = 1
+        if head[0].size >= TASK_PARALLEL_MIN_WORK:
+            n_threads = min(numba.get_num_threads(), n_tasks)
         if n_threads <= 1:
             self.serial(*head, 0, n_tasks, out)
             return

@@ -125,14 +125,14 @@ def geometry(shape, window, stride, axes, *, default_stride=1):
     that windows do not overlap). Raises ValueError or TypeError, naming the
     offending value and its limit, for anything that is not a valid window.
     """
-    if all(_plain(value) for value in (shape, window, stride, axes)):
+    if all(plain(value) for value in (shape, window, stride, axes)):
         # Cached only for plain ints (no bools, numpy ints or lists), whose
         # equality is their value, so a cached answer is the right answer.
         return _cached_geometry(shape, window, stride, axes, default_stride)
     return _geometry(shape, window, stride, axes, default_stride)
 
 
-def _plain(value):
+def plain(value):
     """Whether ``value`` is None, an int or a tuple of ints, with exact types."""
     if value is None or type(value) is int:
         return True
