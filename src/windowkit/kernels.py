@@ -431,8 +431,18 @@ def block_row(out_plane, r, first_out, stop_out, rows, row, first):
     LLVM vectorises the loop over outputs, its loads an interleaved group.
     Elements are indexed in the 2-D planes with unsigned indices: a 1-D
     view per row took as long as the pooling itself on 28x28 images.
+
+    Max and min first try :func:`block_row_unchecked`; only a row in which
+    it may have dropped a NaN is reduced again here, with the NaN-aware
+    :func:`combine`: the first row from its values again, later rows on
+    top of the first try's results (a max or min of values already
+    counted changes nothing). So the results are the direct loop's, NaN
+    where it puts NaN.
     """
     r, row = np.uintp(r), np.uintp(row)
+    if REDUCE != SUM:
+        if not block_row_unchecked(out_plane, r, first_out, stop_out, rows, row, first):
+            return
     if first:
         for o in range(first_out, stop_out):
             start = np.uintp(o) * np.uintp(BLOCK)
@@ -448,6 +458,42 @@ def block_row(out_plane, r, first_out, stop_out, rows, row, first):
             for k in range(BLOCK):
                 value = combine(value, rows[row, start + np.uintp(k)])
             out_plane[r, np.uintp(o)] = value
+
+
+@helper
+def block_row_unchecked(out_plane, r, first_out, stop_out, rows, row, first):
+    """:func:`block_row` for max and min with the plain comparison, which
+    drops a NaN it meets (``b if b > a else a``: one instruction for floats,
+    against four for :func:`combine`). Returns whether it may have: a sum
+    of each output's values, kept beside it, is NaN when one of them is
+    (or holds both infinities). A NaN already in the output stays, since
+    nothing compares larger. For integers the sum is never NaN, and LLVM
+    drops it and :func:`block_row`'s second pass.
+
+    Measured on 512x512 float64, max over 4x4 blocks, one thread: 40 us
+    against 50 us with :func:`combine` (one read pass, ``x.max()``, 26 us).
+    """
+    maybe_nan = False
+    for o in range(first_out, stop_out):
+        start = np.uintp(o) * np.uintp(BLOCK)
+        item = rows[row, start]
+        value = item if first else plain_combine(out_plane[r, np.uintp(o)], item)
+        total = item
+        for k in range(1, BLOCK):
+            item = rows[row, start + np.uintp(k)]
+            value = plain_combine(value, item)
+            total = total + item
+        out_plane[r, np.uintp(o)] = value
+        maybe_nan |= total != total
+    return maybe_nan
+
+
+@helper
+def plain_combine(a, b):
+    """Max or min of ``a`` and ``b`` by one comparison: ``a`` if ``b`` is NaN."""
+    if REDUCE == MAX:
+        return b if b > a else a
+    return b if b < a else a
 
 
 @task_kernel(separable_tasks, constants=("REDUCE", "BLOCK"))
