@@ -349,9 +349,12 @@ def test_plans_tell_apart_arrays_and_arguments():
 
     c_order = make_data((40, 42), np.float64)
     f_order = np.asfortranarray(c_order)
-    for x in (c_order, f_order, c_order[:, ::2], c_order[::-1], c_order.T, c_order.astype(np.float32)):
+    # Same shape, other strides or dtype: each its own plan, each right.
+    for x in (c_order, f_order, c_order[:, ::2], c_order[::-1], c_order.T,
+              c_order.astype(np.float32)):
+        out = np.empty(wk.output_shape(x.shape, (3, 2), (1, 2)), x.dtype)
+        expected = wk.max_pool(x, (3, 2), (1, 2), out=out)
         for _ in range(2):
-            expected = wk.max_pool(x, (3, 2), (1, 2), out=np.empty(wk.output_shape(x.shape, (3, 2), (1, 2)), x.dtype))
             np.testing.assert_array_equal(wk.max_pool(x, (3, 2), (1, 2)), expected, strict=True)
     # Equal to a cached window, but not a valid one: still the same clear errors.
     wk.max_pool(c_order, 2)
