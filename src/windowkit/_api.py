@@ -205,8 +205,8 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
     gives NaN. No method allocates more than the output and a few scratch
     rows per thread (van Herk: window height + 2 rows). A call that repeats
     an earlier one's input shape, strides and dtype and its arguments
-    (plain ints, no ``out``) skips validation and dispatch: the first such
-    call's plan is kept (256 plans at most). float16 and
+    (plain ints, no ``out``) skips validation and dispatch: it replays the
+    plan the earlier call kept (256 plans are kept at most). float16 and
     non-native byte order inputs are first converted to a native float32 /
     native copy, since Numba computes on neither. Complex sums and means
     run the fast methods on the real and imaginary parts.
