@@ -318,11 +318,11 @@ def _build_pool_plan(x, window, stride, axes, reduce, method):
     geometry = v.geometry(x.shape, window, stride, axes, default_stride="window")
     dtype = v.pool_dtype(reduce, x.dtype)
     n_window_dims = len(geometry.axes)
-    if (x.dtype.kind == "c" or x.dtype.char == "e" or not x.dtype.isnative
-            or geometry.axes != tuple(range(x.ndim - n_window_dims, x.ndim))):
+    if (x.dtype.kind == "c" or not _numba_computes_on(x.dtype)
+            or geometry.axes != _last_axes(x.ndim, n_window_dims)):
         return None
     try:
-        x4 = _folded(x, n_window_dims)
+        _folded(x, n_window_dims)
     except ValueError:
         return None
     if method == "auto":
@@ -331,9 +331,9 @@ def _build_pool_plan(x, window, stride, axes, reduce, method):
     plan = _PoolPlan()
     plan.loop, head, plan.divide_by = _pool_loop(geometry, reduce, method, dtype, count)
     plan.args = (head[0], _pad3(geometry.stride, 1)) + head[1:]
-    plan.x_shape4 = x4.shape
+    plan.x_shape4 = _folded_shape(x.shape, n_window_dims)
     plan.out_shape = geometry.out_shape
-    plan.out_shape4 = _folded(np.empty(geometry.out_shape, dtype), n_window_dims).shape
+    plan.out_shape4 = _folded_shape(geometry.out_shape, n_window_dims)
     plan.dtype = dtype
     plan.work = math.prod(geometry.out_shape) * math.prod(geometry.window)
     return plan
@@ -778,15 +778,15 @@ def _run_loops(loop, x, args, geometry, out, impl, divide_by=None):
     without copying; see :mod:`windowkit.kernels` for the 4-D form.
     ``divide_by`` turns sums into means before any rounding to float16.
     """
-    # Numba computes on neither float16 nor byte-swapped data: convert (a copy).
-    if x.dtype.char == "e" or not x.dtype.isnative:
+    # Data the compiled loops cannot take as it is: convert (a copy).
+    if not _numba_computes_on(x.dtype):
         native = x.dtype.newbyteorder("=")
         x = x.astype(np.float32 if native == np.float16 else native)
     # Numba has no float16: compute into float32, then round once at the end.
     target = np.empty(out.shape, np.float32) if out.dtype == np.float16 else out
 
     n_window_dims = len(geometry.axes)
-    window_last = tuple(range(x.ndim - n_window_dims, x.ndim))
+    window_last = _last_axes(x.ndim, n_window_dims)
     if geometry.axes == window_last:
         x_moved, target_moved = x, target  # the common case: skip moveaxis' checks
     else:
@@ -804,11 +804,26 @@ def _run_loops(loop, x, args, geometry, out, impl, divide_by=None):
         out[...] = target
 
 
+def _numba_computes_on(dtype):
+    """Whether the compiled loops take ``dtype`` as it is: Numba computes on
+    neither float16 nor byte-swapped data."""
+    return dtype.char != "e" and dtype.isnative
+
+
+def _last_axes(ndim, n_window_dims):
+    """The last ``n_window_dims`` axes of an array of ``ndim`` dimensions."""
+    return tuple(range(ndim - n_window_dims, ndim))
+
+
+def _folded_shape(shape, n_window_dims):
+    """``shape`` (batch axes, then windowed axes) as (batch, depth, rows, cols)."""
+    batch = math.prod(shape[: len(shape) - n_window_dims])
+    return (batch,) + _pad3(shape[len(shape) - n_window_dims :], 1)
+
+
 def _folded(a, n_window_dims):
     """View ``a`` (batch axes, then windowed axes) as (batch, depth, rows, cols)."""
-    batch = math.prod(a.shape[: a.ndim - n_window_dims])
-    shape = (batch,) + _pad3(a.shape[a.ndim - n_window_dims :], 1)
-    return a.reshape(shape, copy=False)
+    return a.reshape(_folded_shape(a.shape, n_window_dims), copy=False)
 
 
 def _folded_pairs(x, out, n_window_dims):
