@@ -6,12 +6,15 @@ ASV := $(VENV)/bin/asv
 
 # The asv subset CI runs once each (--quick): every class, a few parameters.
 # No spaces inside a pattern (make splits on them): \s stands for one.
-BENCH_CHECK := "Loops|Convolve|PoolReductions|Startup|Import|SmallInput|Dask" \
-	"Pool(Memory)?\.\w+\('(max|mean)',\s(3|16),\s(1|'block'),\s'float32',\s'512x512'" \
-	"Pool\.\w+\('max',\s3,\s1,\s'float32',\s'2048x2048',\s'numba'\)" \
-	"Pool\.\w+\('max',\s2,\s2,\s'uint8',\s'60000x28x28',\s'numba'\)" \
-	"Correlate\.\w+\((3|5),\s1,\s'float64',\s'512x512'" \
-	"CorrelateMemory\.\w+\(3,\s1,\s'float32',\s'512x512'"
+BENCH_CHECK := "Loops|Convolve|PoolReductions|PoolStrided|CorrelateStrided|CorrelateLargeKernel|Startup|Import|SmallInput|Dask" \
+	"Pool\.\w+\('(max|mean)',\s(3|16),\s(1|'block'),\s'float32'\)" \
+	"PoolLarge\.\w+\('max',\s3,\s1\)" \
+	"PoolBatch\.\w+\('max',\s2,\s2\)" \
+	"PoolMemory(Strided)?\.\w+\('(max|mean)',\s3,\s(1|'block'),\s'512x512'\)" \
+	"Correlate\.\w+\((3|5),\s1,\s'float64'\)" \
+	"CorrelateLarge\.\w+\(3,\s1\)" \
+	"CorrelateBatch\.\w+\(3,\s2\)" \
+	"CorrelateMemory(Strided)?\.\w+\(3,\s'512x512'\)"
 
 .PHONY: demo test bench-check bench bench-html compare clean
 

@@ -4,54 +4,115 @@ import numpy as np
 
 import windowkit as wk
 
-from .common import SHAPES, Timed, make_input, skip, too_slow, warm
+from .common import SHAPES, Timed, make_input, warm
 
-class _CorrelateSetup:
-    """Inputs and skips shared by the time and memory classes (no benchmarks)."""
+class _CorrelateInput:
+    """One input for every combination of a class's grid (no benchmarks)."""
 
-    param_names = ["kernel", "stride", "dtype", "shape", "impl"]
+    shape = "512x512"
+    impl = "numba"
 
-    def setup(self, kernel, stride, dtype, shape, impl):
-        shape = SHAPES[shape]
-        if kernel > min(shape[-2:]):
-            skip("kernel larger than the image")
-        if shape != SHAPES["512x512"] and dtype != {2: "float32", 3: "uint8"}[len(shape)]:
-            skip("dtype sweep only on the 512x512 image")
-        if too_slow(impl, "correlate", shape, kernel, stride):
-            skip("too slow for this grid")
+    def prepare(self, kernel, stride, dtype):
+        shape = SHAPES[self.shape]
         self.x = make_input(shape, dtype)
         self.kernel = make_input((kernel, kernel), dtype, seed=1)
+        self.stride = stride
         # "auto" runs rows or fft; only rows compiles anything.
-        warm(lambda x, method: wk.correlate(x, self.kernel, stride, impl=impl, method=method),
+        warm(lambda x, method: wk.correlate(x, self.kernel, stride, impl=self.impl,
+                                            method=method),
              dtype, len(shape), kernel, stride, methods=("rows",))
 
-
-class Correlate(_CorrelateSetup, Timed):
-    """correlate with a square kernel; convolve runs the same loop (flipped kernel)."""
-
-    params = [
-        [2, 3, 5, 8, 16, 31],
-        [1, 2, 4],
-        ["float32", "float64", "uint8"],
-        list(SHAPES),
-        ["numba", "strided"],
-    ]
-
-    def time_correlate(self, kernel, stride, dtype, shape, impl):
-        wk.correlate(self.x, self.kernel, stride, impl=impl)
+    def call(self):
+        wk.correlate(self.x, self.kernel, self.stride, impl=self.impl)
 
 
-class CorrelateMemory(_CorrelateSetup):
+class Correlate(_CorrelateInput, Timed):
+    """correlate the seed's 512x512 image with a square kernel: kernels,
+    strides, dtypes; convolve runs the same loop (flipped kernel)."""
+
+    params = [[2, 3, 5, 8, 16, 31], [1, 2, 4], ["float32", "float64", "uint8"]]
+    param_names = ["kernel", "stride", "dtype"]
+
+    def setup(self, kernel, stride, dtype):
+        self.prepare(kernel, stride, dtype)
+
+    def time_correlate(self, kernel, stride, dtype):
+        self.call()
+
+
+class CorrelateLarge(_CorrelateInput, Timed):
+    """A 2048x2048 float32 image."""
+
+    shape = "2048x2048"
+    params = [[2, 3, 5, 8], [1, 2, 4]]
+    param_names = ["kernel", "stride"]
+
+    def setup(self, kernel, stride):
+        self.prepare(kernel, stride, "float32")
+
+    def time_correlate(self, kernel, stride):
+        self.call()
+
+
+class CorrelateLargeKernel(CorrelateLarge):
+    """A 31x31 kernel on the 2048x2048 image, where "auto" runs the FFT (16x16
+    and strided 31x31 run the direct sum, over the grid's work limit)."""
+
+    params = [[31], [1]]
+
+
+class CorrelateBatch(_CorrelateInput, Timed):
+    """An MNIST-sized batch of uint8 images, at the strides CNNs use (exact
+    integer sums: the direct sum, vectorised)."""
+
+    shape = "60000x28x28"
+    params = [[2, 3], [2]]
+    param_names = ["kernel", "stride"]
+
+    def setup(self, kernel, stride):
+        self.prepare(kernel, stride, "uint8")
+
+    def time_correlate(self, kernel, stride):
+        self.call()
+
+
+class CorrelateStrided(_CorrelateInput, Timed):
+    """The stride-trick reference on the seed image, for scale."""
+
+    impl = "strided"
+    params = [[3, 5], [1, 2]]
+    param_names = ["kernel", "stride"]
+
+    def setup(self, kernel, stride):
+        self.prepare(kernel, stride, "float64")
+
+    def time_correlate(self, kernel, stride):
+        self.call()
+
+
+class CorrelateMemory(_CorrelateInput):
     """Peak memory of a call, beside that of its setup alone (see PoolMemory)."""
 
-    params = [[3, 11], [1], ["float32"], list(SHAPES), ["numba", "strided"]]
+    params = [[3, 5], ["512x512", "2048x2048"]]
+    param_names = ["kernel", "shape"]
     processes = 1
 
-    def peakmem_correlate(self, kernel, stride, dtype, shape, impl):
-        wk.correlate(self.x, self.kernel, stride, impl=impl)
+    def setup(self, kernel, shape):
+        self.shape = shape
+        self.prepare(kernel, 1, "float32")
 
-    def peakmem_reference(self, kernel, stride, dtype, shape, impl):
+    def peakmem_correlate(self, kernel, shape):
+        self.call()
+
+    def peakmem_reference(self, kernel, shape):
         """Setup alone."""
+
+
+class CorrelateMemoryStrided(CorrelateMemory):
+    """CorrelateMemory for the stride-trick reference, on the seed image."""
+
+    impl = "strided"
+    params = [[3], ["512x512"]]
 
 
 class Convolve(Timed):

@@ -1,69 +1,124 @@
-"""Pooling across window sizes, strides, dtypes and input sizes."""
+"""Pooling across window sizes, strides, dtypes and input sizes.
+
+One class per input, each a grid whose every combination runs: asv starts a
+process per combination, so a combination skipped in setup() would still
+cost one. The dtype sweep runs on the seed-sized 512x512 image; the
+2048x2048 image runs in float32 and the MNIST-sized batch in uint8, the
+dtypes they come in. min and sum cost what max and mean cost (see
+PoolReductions). ``tests/test_benchmarks.py`` checks that no combination
+is one ``too_slow`` would leave out.
+"""
 
 import windowkit as wk
 
-from .common import SHAPES, Timed, make_input, skip, stride_value, too_slow, warm
+from .common import SHAPES, Timed, make_input, stride_value, warm
 
-class _PoolSetup:
-    """Inputs and skips shared by the time and memory classes (no benchmarks)."""
+WINDOWS = [2, 3, 5, 8, 16, 31]
+STRIDES = [1, 2, "block"]
 
-    param_names = ["reduce", "window", "stride", "dtype", "shape", "impl"]
 
-    def setup(self, reduce, window, stride, dtype, shape, impl):
-        shape = SHAPES[shape]
-        if window > min(shape[-2:]):
-            skip("window larger than the image")
-        if stride == "block" and window == 2:
-            skip("same as stride 2")
-        if shape != SHAPES["512x512"] and dtype != {2: "float32", 3: "uint8"}[len(shape)]:
-            skip("dtype sweep only on the 512x512 image")
+class _PoolInput:
+    """One input for every combination of a class's grid (no benchmarks)."""
+
+    shape = "512x512"
+    impl = "numba"
+
+    def prepare(self, reduce, window, stride, dtype):
+        shape = SHAPES[self.shape]
         self.stride = stride_value(stride, window)
-        if too_slow(impl, reduce, shape, window, self.stride):
-            skip("too slow for this grid")
         self.x = make_input(shape, dtype)
-        warm(lambda x, method: wk.pool(x, window, self.stride, reduce=reduce, impl=impl,
+        warm(lambda x, method: wk.pool(x, window, self.stride, reduce=reduce, impl=self.impl,
                                        method=method),
              dtype, len(shape), window, self.stride)
 
-
-class Pool(_PoolSetup, Timed):
-    """max and mean pooling: the window-size and stride grid.
-
-    The dtype sweep runs on the seed-sized 512x512 image; the 2048x2048 image
-    runs in float32 and the MNIST-sized batch in uint8, the dtypes they come
-    in. min and sum cost what max and mean cost (see PoolReductions).
-    """
-
-    params = [
-        ["max", "mean"],
-        [2, 3, 5, 8, 16, 31],
-        [1, 2, 4, "block"],
-        ["float32", "float64", "uint8"],
-        list(SHAPES),
-        ["numba", "strided"],
-    ]
-
-    def time_pool(self, reduce, window, stride, dtype, shape, impl):
-        wk.pool(self.x, window, self.stride, reduce=reduce, impl=impl)
+    def call(self, reduce, window):
+        wk.pool(self.x, window, self.stride, reduce=reduce, impl=self.impl)
 
 
-class PoolMemory(_PoolSetup):
+class Pool(_PoolInput, Timed):
+    """max and mean pooling of the seed's 512x512 image: windows, strides, dtypes."""
+
+    params = [["max", "mean"], WINDOWS, STRIDES, ["float32", "float64", "uint8"]]
+    param_names = ["reduce", "window", "stride", "dtype"]
+
+    def setup(self, reduce, window, stride, dtype):
+        self.prepare(reduce, window, stride, dtype)
+
+    def time_pool(self, reduce, window, stride, dtype):
+        self.call(reduce, window)
+
+
+class PoolLarge(_PoolInput, Timed):
+    """A 2048x2048 float32 image: the window-size and stride grid."""
+
+    shape = "2048x2048"
+    params = [["max", "mean"], WINDOWS, STRIDES]
+    param_names = ["reduce", "window", "stride"]
+
+    def setup(self, reduce, window, stride):
+        self.prepare(reduce, window, stride, "float32")
+
+    def time_pool(self, reduce, window, stride):
+        self.call(reduce, window)
+
+
+class PoolBatch(_PoolInput, Timed):
+    """An MNIST-sized batch of 60000 28x28 uint8 images."""
+
+    shape = "60000x28x28"
+    params = [["max", "mean"], [2, 3, 5, 8], STRIDES]
+    param_names = ["reduce", "window", "stride"]
+
+    def setup(self, reduce, window, stride):
+        self.prepare(reduce, window, stride, "uint8")
+
+    def time_pool(self, reduce, window, stride):
+        self.call(reduce, window)
+
+
+class PoolStrided(_PoolInput, Timed):
+    """The stride-trick reference (impl="strided") on the seed image, for scale."""
+
+    impl = "strided"
+    params = [["max", "mean"], [2, 3, 5, 8], [1, "block"]]
+    param_names = ["reduce", "window", "stride"]
+
+    def setup(self, reduce, window, stride):
+        self.prepare(reduce, window, stride, "float64")
+
+    def time_pool(self, reduce, window, stride):
+        self.call(reduce, window)
+
+
+class PoolMemory(_PoolInput):
     """Peak memory of a call, beside that of its setup alone.
 
     peakmem_pool minus peakmem_reference is what the call itself needs: the
     output, plus any temporary it makes (the strided reference's window
-    copies show here). Memory depends little on the window size, so the grid
-    is smaller.
+    copies show here, in PoolMemoryStrided). Memory depends little on the
+    window size, so the grid is smaller.
     """
 
-    params = [["max", "mean"], [3, 16], [1, "block"], ["float32"], list(SHAPES), ["numba", "strided"]]
+    params = [["max", "mean"], [3, 16], [1, "block"], list(SHAPES)]
+    param_names = ["reduce", "window", "stride", "shape"]
     processes = 1
 
-    def peakmem_pool(self, reduce, window, stride, dtype, shape, impl):
-        wk.pool(self.x, window, self.stride, reduce=reduce, impl=impl)
+    def setup(self, reduce, window, stride, shape):
+        self.shape = shape
+        self.prepare(reduce, window, stride, "uint8" if shape == "60000x28x28" else "float32")
 
-    def peakmem_reference(self, reduce, window, stride, dtype, shape, impl):
+    def peakmem_pool(self, reduce, window, stride, shape):
+        self.call(reduce, window)
+
+    def peakmem_reference(self, reduce, window, stride, shape):
         """Setup alone."""
+
+
+class PoolMemoryStrided(PoolMemory):
+    """PoolMemory for the stride-trick reference, on the seed image."""
+
+    impl = "strided"
+    params = [["max", "mean"], [3], [1, "block"], ["512x512"]]
 
 
 class PoolReductions(Timed):

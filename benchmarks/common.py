@@ -8,7 +8,6 @@ import math
 import numpy as np
 
 import windowkit as wk
-from windowkit import _compile
 
 
 class Timed:
@@ -43,20 +42,15 @@ def warm(call, dtype, ndim, window, stride, methods=("separable", "van_herk")):
     """Compile ``call(x, method)`` for ``dtype`` and ``ndim`` outside any timing.
 
     ``window`` and ``stride`` are the benchmark's (square window, one stride).
-    ``call`` gets C-contiguous inputs like the benchmark's, with every method
-    that ``method="auto"`` may pick at full size. Two sizes: a tiny one that
-    runs the serial loops and one just large enough for the parallel loops,
-    so nothing compiles inside a timed call.
+    ``call`` gets a small C-contiguous input like the benchmark's, with every
+    method that ``method="auto"`` may pick at full size: the loops compile
+    once per dtype and layout, whatever the size and thread count, so
+    nothing compiles inside a timed call.
     """
-    # An output side such that every loop reaches its parallel threshold:
-    # side**2 * window reads for the direct loops, side**2 input elements for
-    # the task loops (and the tiny size runs both serially).
-    side = math.isqrt(max(_compile.PARALLEL_MIN_WORK, _compile.TASK_PARALLEL_MIN_WORK)) + 2
-    for out_side in (1, side):
-        n = window + (out_side - 1) * stride
-        shape = (2,) * (ndim - 2) + (n, n)
-        for method in methods:
-            call(make_input(shape, dtype), method)
+    n = window + stride
+    shape = (2,) * (ndim - 2) + (n, n)
+    for method in methods:
+        call(make_input(shape, dtype), method)
 
 
 def skip(reason):

@@ -4,8 +4,9 @@ Run ``make compare`` (or ``python -m benchmarks.compare`` from the repository
 root). For every case it builds the input once, runs windowkit and each
 installed peer on it, checks that the peer's answer equals windowkit's, and
 only then times them: the calls alternate round by round, and each figure is
-the median of its rounds. It writes ``docs/comparison.md``, the plot
-``docs/comparison.png`` and the table between the comparison markers in
+the median of its rounds. It writes the table between the comparison
+markers in ``docs/performance.md``, the plot ``docs/comparison.png``, and a
+short table (each case against its fastest peer) between the same markers in
 ``README.md``.
 
 Peers: numpy stride-trick views and reshape-based blocks, scikit-image's
@@ -37,6 +38,7 @@ from .common import make_input
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 README = ROOT / "README.md"
+PERFORMANCE = DOCS / "performance.md"
 START, END = "<!-- comparison:start -->", "<!-- comparison:end -->"
 COMMAND = "make compare"
 
@@ -327,6 +329,19 @@ def table(rows, peers):
     return "\n".join(lines)
 
 
+def short_table(rows):
+    """The README's table: each case, windowkit, its fastest peer and the ratio."""
+    lines = ["| case | windowkit | fastest peer | windowkit ÷ peer |", "|---|---|---|---|"]
+    for case, times, notes in rows:
+        others = {name: t for name, t in times.items() if name != "windowkit"}
+        if not others:
+            continue
+        fastest = min(others, key=others.get)
+        lines.append(f"| {case.label} | {format_time(times['windowkit'])} | {fastest}, "
+                     f"{format_time(others[fastest])} | {times['windowkit'] / others[fastest]:.2f} |")
+    return "\n".join(lines)
+
+
 def footnote(args):
     import numba
 
@@ -395,13 +410,14 @@ def plot(panels, path):
     plt.close(fig)
 
 
-def update_readme(markdown):
-    text = README.read_text()
+def update_between_markers(path, markdown):
+    """Replace the text between the comparison markers of ``path``."""
+    text = path.read_text()
     if START not in text or END not in text:
-        raise SystemExit(f"README.md lacks the {START} ... {END} markers")
+        raise SystemExit(f"{path.name} lacks the {START} ... {END} markers")
     before, rest = text.split(START, 1)
     after = rest.split(END, 1)[1]
-    README.write_text(before + START + "\n" + markdown + "\n" + END + after)
+    path.write_text(before + START + "\n" + markdown + "\n" + END + after)
 
 
 def main(argv=None):
@@ -442,14 +458,12 @@ def main(argv=None):
             print(f"plot: {title}, window {k}", flush=True)
         panels.append((title, series))
 
-    DOCS.mkdir(exist_ok=True)
     plot(panels, DOCS / "comparison.png")
-    (DOCS / "comparison.md").write_text(
-        "# windowkit against its peers\n\n" + markdown
-        + "\n\n![time against window size](comparison.png)\n"
-    )
-    update_readme(markdown + "\n\n![time against window size](docs/comparison.png)")
-    print(f"wrote {DOCS / 'comparison.md'}, {DOCS / 'comparison.png'} and the table in {README}")
+    update_between_markers(PERFORMANCE, markdown + "\n\n![time against window size](comparison.png)")
+    update_between_markers(README, short_table(rows) + "\n\nMeasured by `make compare`; the "
+                           "whole table, the peers' own times and the conditions are in "
+                           "[docs/performance.md](docs/performance.md).")
+    print(f"wrote the tables in {PERFORMANCE} and {README}, and {DOCS / 'comparison.png'}")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,57 @@
-"""Shared dtypes, layouts, data makers and the comparison helper."""
+"""Shared dtypes, layouts, data makers and the comparison helper, and the
+compile budget."""
 
-import numpy as np
-import pytest
+import hashlib
+import os
+import pathlib
 
-import windowkit as wk
+# Numba's on-disk cache is invalidated by its own source file's time stamp,
+# not by a change in a helper it inlines from another file: the suite keeps
+# its cache in a folder named after every kernel source, so it never runs a
+# stale loop. Set before Numba is imported.
+_KERNELS = pathlib.Path(__file__).parents[1] / "src" / "windowkit" / "kernels"
+_SOURCES = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(_KERNELS.glob("*.py"))))
+os.environ.setdefault("NUMBA_CACHE_DIR", str(
+    pathlib.Path(__file__).parents[1] / ".numba-cache" / _SOURCES.hexdigest()[:16]))
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+import windowkit as wk  # noqa: E402
+from windowkit.kernels import _jit  # noqa: E402
+
+# hypothesis draws the same examples every run, so the suite compiles the
+# same signatures every run (and a failure replays without a database).
+settings.register_profile("windowkit", derandomize=True, database=None)
+settings.load_profile("windowkit")
+
+# The most signatures the whole suite may compile (or load) in its own
+# process, counted over every windowkit loop and scalar function. Measured:
+# see CONTRIBUTING.md. A change that multiplies compiles fails the run.
+SIGNATURE_BUDGET = 700
+
+
+def pytest_terminal_summary(terminalreporter):
+    count = _jit.compiled_signatures()
+    verdict = "over the budget: the run fails" if count > SIGNATURE_BUDGET else "within"
+    terminalreporter.write_line(
+        f"windowkit: {count} compiled signatures in {len(_jit.LOOPS)} loop copies, "
+        f"{verdict} the budget of {SIGNATURE_BUDGET} (tests/conftest.py)")
+    by_name = {}
+    for dispatcher in [loop.dispatcher for loop in _jit.LOOPS] + _jit.SCALARS:
+        name = dispatcher.py_func.__name__
+        by_name[name] = by_name.get(name, 0) + len(dispatcher.signatures)
+    terminalreporter.write_line("  by function: " + ", ".join(
+        f"{name} {n}" for name, n in sorted(by_name.items(), key=lambda item: -item[1]) if n))
+
+
+def pytest_sessionfinish(session, exitstatus):
+    # Only a whole run is held to the budget; a selection compiles less.
+    if session.config.option.keyword or session.config.args != session.config.getini("testpaths"):
+        return
+    if _jit.compiled_signatures() > SIGNATURE_BUDGET:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 DTYPES = [
     np.bool_,

@@ -4,40 +4,24 @@ A compile (or a load from Numba's disk cache) inside a timed call adds a
 signature to one of the kernels' dispatchers; none may appear.
 """
 
+import itertools
+
 import pytest
 
-import windowkit.kernels
 from benchmarks import bench_correlate, bench_loops, bench_pool
-
-k = windowkit.kernels
-FORMS = [
-    getattr(getattr(k, name), form)
-    for name in ("extreme_pool", "sum_pool", "correlate")
-    for form in ("serial", "parallel")
-] + [
-    loop[code].serial
-    for loop in (k.extreme_2x2_pool, k.correlate_rows)
-    for code in (k.MAX, k.MIN, k.SUM)
-] + [
-    loop[code, doubling].serial
-    for loop in (k.separable_pool, k.van_herk_pool)
-    for code in (k.MAX, k.MIN, k.SUM)
-    for doubling in (False, True)
-] + [
-    k.block_pool[code, block].serial
-    for code in (k.MAX, k.MIN, k.SUM)
-    for block in range(1, k.BLOCK_MAX + 1)
-]
+from benchmarks.common import SHAPES, stride_value, too_slow
+from windowkit.kernels import _jit
 
 CASES = [
-    (bench_pool.Pool, "time_pool", ("max", 3, 1, "float32", "2048x2048", "numba")),
-    (bench_pool.Pool, "time_pool", ("mean", 5, "block", "float64", "512x512", "numba")),
-    (bench_pool.Pool, "time_pool", ("max", 2, 2, "uint8", "60000x28x28", "numba")),
-    (bench_pool.Pool, "time_pool", ("mean", 16, 4, "uint8", "512x512", "numba")),
+    (bench_pool.PoolLarge, "time_pool", ("max", 3, 1)),
+    (bench_pool.Pool, "time_pool", ("mean", 5, "block", "float64")),
+    (bench_pool.PoolBatch, "time_pool", ("max", 2, 2)),
+    (bench_pool.Pool, "time_pool", ("mean", 16, 2, "uint8")),
     (bench_pool.PoolReductions, "time_pool", ("min", 4, 2, "numba")),
     (bench_pool.PoolReductions, "time_pool", ("sum", 2, 1, "numba")),
-    (bench_correlate.Correlate, "time_correlate", (3, 1, "float32", "2048x2048", "numba")),
-    (bench_correlate.Correlate, "time_correlate", (5, 2, "uint8", "512x512", "numba")),
+    (bench_correlate.CorrelateLarge, "time_correlate", (3, 1)),
+    (bench_correlate.Correlate, "time_correlate", (5, 2, "uint8")),
+    (bench_correlate.CorrelateBatch, "time_correlate", (3, 2)),
     (bench_correlate.Convolve, "time_convolve", (11, "numba")),
     (bench_loops.Loops, "time_op", ("correlate 3x3", "numba")),
     (bench_loops.Loops, "time_op", ("mean_pool 4/4", "numba")),
@@ -45,7 +29,8 @@ CASES = [
 
 
 def signatures():
-    return [list(form.signatures) for form in FORMS]
+    """Every signature every windowkit loop has compiled or loaded."""
+    return [list(loop.dispatcher.signatures) for loop in _jit.LOOPS]
 
 
 @pytest.mark.parametrize("cls, method, params", CASES, ids=lambda c: getattr(c, "__name__", None))
@@ -57,17 +42,34 @@ def test_setup_compiles_everything_the_timed_call_needs(cls, method, params):
     assert signatures() == before, f"{cls.__name__}.{method}{params} compiled inside the timing"
 
 
-def test_skips_are_not_implemented_errors():
-    with pytest.raises(NotImplementedError, match="window larger than the image"):
-        bench_pool.Pool().setup("max", 31, 1, "uint8", "60000x28x28", "numba")
-    with pytest.raises(NotImplementedError, match="too slow"):
-        bench_pool.Pool().setup("max", 31, 1, "float32", "2048x2048", "strided")
+GRIDS = [bench_pool.Pool, bench_pool.PoolLarge, bench_pool.PoolBatch, bench_pool.PoolStrided,
+         bench_pool.PoolMemory, bench_pool.PoolMemoryStrided, bench_correlate.Correlate,
+         bench_correlate.CorrelateLarge, bench_correlate.CorrelateLargeKernel,
+         bench_correlate.CorrelateBatch,
+         bench_correlate.CorrelateStrided, bench_correlate.CorrelateMemory,
+         bench_correlate.CorrelateMemoryStrided]
+
+
+@pytest.mark.parametrize("cls", GRIDS, ids=lambda c: c.__name__)
+def test_grids_need_no_skipping(cls):
+    """asv starts a process for every combination, skipped or not: every
+    combination of a grid fits its input and stays within the grid's work
+    limit (``common.too_slow``), so none is a process spent on a skip."""
+    names = cls.param_names
+    for values in itertools.product(*cls.params):
+        params = dict(zip(names, values))
+        shape = SHAPES[params.get("shape", cls.shape)]
+        window = params.get("window", params.get("kernel"))
+        stride = stride_value(params.get("stride", 1), window)
+        op = params.get("reduce", "correlate")
+        assert window <= min(shape[-2:]), (cls.__name__, values)
+        assert not too_slow(cls.impl, op, shape, window, stride), (cls.__name__, values)
 
 
 def test_large_windows_run_in_the_grid():
-    benchmark = bench_pool.Pool()
-    params = ("max", 31, 1, "float32", "2048x2048", "numba")
-    benchmark.setup(*params)  # not skipped: van Herk does ~1.4e8 operations, not 3.9e9
+    benchmark = bench_pool.PoolLarge()
+    params = ("max", 31, 1)
+    benchmark.setup(*params)  # van Herk does ~1.4e8 operations, not 3.9e9
     before = signatures()
     benchmark.time_pool(*params)
     assert signatures() == before

@@ -11,13 +11,46 @@ X = np.zeros((5, 6))
 
 
 def test_window_too_large():
-    with pytest.raises(ValueError, match=r"window 6 does not fit axis 0 of length 5"):
+    with pytest.raises(ValueError, match=r"window 6 does not fit axis 0 of length 5 "
+                                         r"\(window shape \(6, 2\), x shape \(5, 6\)\)"):
         wk.max_pool(X, (6, 2))
 
 
 def test_window_too_large_for_correlate_kernel():
-    with pytest.raises(ValueError, match=r"window 7 does not fit axis 1 of length 6"):
+    """The message names the kernel's shape and the input's, not only the axis."""
+    with pytest.raises(ValueError, match=r"kernel 7 does not fit axis 1 of length 6 "
+                                         r"\(kernel shape \(2, 7\), x shape \(5, 6\)\)"):
         wk.correlate(X, np.ones((2, 7)))
+    with pytest.raises(ValueError, match=r"kernel 3 does not fit axis 0 of length 2 "
+                                         r"\(kernel shape \(3,\), x shape \(2,\)\)"):
+        wk.convolve(np.ones(2), [1, 2, 3])
+
+
+@pytest.mark.parametrize("dtype", [np.longdouble, np.clongdouble])
+@pytest.mark.parametrize("call", [
+    lambda x: wk.max_pool(x.real, 2), lambda x: wk.sum_pool(x, 2),
+    lambda x: wk.correlate(x, x[:2]), lambda x: wk.convolve(x[:4].real.astype(np.float64), x[:2]),
+], ids=["max_pool", "sum_pool", "correlate", "long_double_kernel"])
+def test_long_doubles_are_a_type_error_for_numba(dtype, call):
+    """Numba has no long double: a TypeError that says what to do, not a
+    TypingError from inside the compiled loop (found by scipy.signal's tests)."""
+    x = np.arange(6, dtype=dtype)
+    with pytest.raises(TypeError, match=r"which Numba cannot compute in; convert it with "
+                                        r"\.astype\(np\.float64\)"):
+        call(x)
+
+
+def test_long_doubles_are_computed_by_the_reference_and_the_interpreter():
+    """impl="strided" and impl="python" compute in long double, as scipy does."""
+    x = np.arange(6, dtype=np.longdouble) / 3
+    kernel = np.array([1, 2], dtype=np.longdouble) / 7
+    for impl in ("strided", "python"):
+        result = wk.correlate(x, kernel, impl=impl)
+        assert result.dtype == np.longdouble
+        expected = np.array([x[i] * kernel[0] + x[i + 1] * kernel[1] for i in range(5)])
+        np.testing.assert_allclose(result, expected, rtol=4 * np.finfo(np.longdouble).eps)
+        assert wk.max_pool(x, 2, impl=impl).dtype == np.longdouble
+        np.testing.assert_array_equal(wk.max_pool(x, 2, impl=impl), x[1::2])
 
 
 @pytest.mark.parametrize("window", [0, -1, (2, 0)])

@@ -1,17 +1,23 @@
-"""The README's Python examples run as written, and the shapes they state hold."""
+"""The README's Python examples (and docs/dask.md's) run as written, and
+the shapes they state hold."""
 
 import ast
 import pathlib
 import re
 
-README = pathlib.Path(__file__).parent.parent / "README.md"
+import pytest
+
+ROOT = pathlib.Path(__file__).parent.parent
+README = ROOT / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 
 
-def test_readme_python_blocks_run():
-    assert BLOCKS, "README has no python example"
-    for block in BLOCKS:
-        exec(compile(block, str(README), "exec"), {})
+@pytest.mark.parametrize("page", [README, ROOT / "docs" / "dask.md"], ids=lambda p: p.name)
+def test_python_blocks_run(page):
+    blocks = re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S)
+    assert blocks, f"{page.name} has no python example"
+    for block in blocks:
+        exec(compile(block, str(page), "exec"), {})
 
 
 def test_readme_stated_shapes_hold():

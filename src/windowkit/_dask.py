@@ -47,6 +47,7 @@ import sys
 
 import numpy as np
 
+from . import _methods, _plan
 from . import _validation as v
 
 
@@ -153,3 +154,46 @@ def units_for(geometry, reduce, method, dtype):
     if len(units) >= 2:
         units[-2] = row_axis_unit(geometry, units[-2], reduce, method, dtype)
     return units
+
+
+def pool(x, window, stride, reduce, axes, out, impl, method):
+    """:func:`windowkit.pool` of a Dask array: a lazy Dask array."""
+    v.check_choice(reduce, "reduce", v.REDUCTIONS)
+    v.check_choice(impl, "impl", v.IMPLS)
+    v.check_choice(method, "method", v.POOL_METHODS)
+    check_input(x, out)
+    geometry = v.geometry(x.shape, window, stride, axes, default_stride="window")
+    if method == "auto":
+        # The whole array's choice, in every block: blocks are smaller, and
+        # a float sum's last bit can depend on the method.
+        method = _methods.choose_pool_method(x.shape, geometry).method
+    units = units_for(geometry, reduce, method, x.dtype)
+    return windowed(
+        x, geometry, v.pool_dtype(reduce, x.dtype), _pool_block, units,
+        window=geometry.window, stride=geometry.stride, axes=geometry.axes,
+        reduce=reduce, impl=impl, method=method,
+    )
+
+
+def _pool_block(block, *, window, stride, axes, reduce, impl, method):
+    return _plan.pool(block, window, stride, axes, reduce, method, impl)
+
+
+def correlate(x, kernel, stride, axes, out, impl, method, flip):
+    """:func:`windowkit.correlate` (``flip``: convolve) of a Dask array: a lazy Dask array."""
+    v.check_choice(impl, "impl", v.IMPLS)
+    v.check_choice(method, "method", v.CORRELATE_METHODS)
+    check_input(x, out)
+    kernel = v.as_kernel_array(kernel)
+    geometry = v.geometry(x.shape, kernel.shape, stride, axes, name="kernel")
+    result_dtype = v.correlate_dtype(x.dtype, kernel.dtype)
+    method = _plan.correlate_method(method, x.shape, geometry, result_dtype)
+    return windowed(
+        x, geometry, result_dtype, _correlate_block, geometry.stride,
+        kernel=kernel, stride=geometry.stride, axes=geometry.axes, impl=impl, method=method,
+        flip=flip,
+    )
+
+
+def _correlate_block(block, *, kernel, stride, axes, impl, method, flip):
+    return _plan.correlate(block, kernel, stride, axes, method, impl, flip)

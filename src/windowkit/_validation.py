@@ -118,18 +118,19 @@ def _normalize_axes(axes, ndim):
     return tuple(normalized)
 
 
-def geometry(shape, window, stride, axes, *, default_stride=1):
+def geometry(shape, window, stride, axes, *, default_stride=1, name="window"):
     """Normalise ``window``, ``stride`` and ``axes`` for an array of ``shape``.
 
     ``stride=None`` means ``default_stride`` (pools pass ``"window"`` so
     that windows do not overlap). Raises ValueError or TypeError, naming the
-    offending value and its limit, for anything that is not a valid window.
+    offending value and its limit, for anything that is not a valid window;
+    ``name`` is what errors call the window (correlation: "kernel").
     """
     if all(plain(value) for value in (shape, window, stride, axes)):
         # Cached only for plain ints (no bools, numpy ints or lists), whose
         # equality is their value, so a cached answer is the right answer.
-        return _cached_geometry(shape, window, stride, axes, default_stride)
-    return _geometry(shape, window, stride, axes, default_stride)
+        return _cached_geometry(shape, window, stride, axes, default_stride, name)
+    return _geometry(shape, window, stride, axes, default_stride, name)
 
 
 def plain(value):
@@ -139,7 +140,7 @@ def plain(value):
     return type(value) is tuple and all(type(item) is int for item in value)
 
 
-def _geometry(shape, window, stride, axes, default_stride):
+def _geometry(shape, window, stride, axes, default_stride, name):
     ndim = len(shape)
     if ndim == 0:
         raise ValueError(
@@ -189,7 +190,10 @@ def _geometry(shape, window, stride, axes, default_stride):
     out_shape = list(shape)
     for axis, k, s in zip(axes, window, stride):
         if k > shape[axis]:
-            raise ValueError(f"window {k} does not fit axis {axis} of length {shape[axis]}")
+            raise ValueError(
+                f"{name} {k} does not fit axis {axis} of length {shape[axis]} "
+                f"({name} shape {window}, x shape {tuple(shape)})"
+            )
         out_shape[axis] = valid_length(shape[axis], k, s)
     # A stride past the axis end places one window, as the axis length would;
     # capping keeps huge Python ints out of the compiled loops.

@@ -3,12 +3,11 @@
 The direct sum costs one multiply-add per kernel element per output; a
 Fourier transform costs about ``log2(tile size)`` operations per output,
 whatever the kernel. For large kernels on floating-point data, transforms
-win. This module works on the 4-D form of :mod:`windowkit.kernels`
+win. This module works on the 4-D form of :mod:`windowkit.kernels.direct`
 (``x4`` of shape ``(batch, depth, rows, cols)``, ``weights`` of shape
 ``(window_depth, window_rows, window_cols)``, already conjugated or flipped
 by the caller), with ``scipy.fft`` (three times faster than ``numpy.fft``
-here on batches of tiles: float32 forward transforms of 9.4 million
-elements took 48 ms against 144 ms).
+on batches of tiles; docs/performance.md).
 
 Overlap-save: the rows and columns are cut into tiles of ``tile`` input
 elements that overlap by the window minus one, so each tile holds every
@@ -34,9 +33,8 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-# Tile edge along rows and columns. Measured on 2048x2048 float32 (11x11
-# and 31x31 kernels), 1 thread: 128 29-56 ms, 256 33 ms; 512 with
-# numpy.fft was slower than both.
+# Tile edge along rows and columns: measured faster than 128 and 512 on
+# 2048x2048 float32 with 11x11 and 31x31 kernels.
 TILE = 256
 # Tile length along a 1-D signal (one row): the same number of elements.
 TILE_1D = TILE * TILE
@@ -70,7 +68,7 @@ def correlate(x4, weights, stride, out4, n_threads, pool):
     large that their sum overflows): the caller then runs the direct sum.
     ``pool`` is a thread pool, used when ``n_threads`` > 1.
     """
-    # Imported here, not with windowkit (140 ms): only this method needs scipy.
+    # Imported here, not with windowkit: only this method needs scipy.fft.
     import scipy.fft
 
     if not (np.isfinite(np.sum(x4)) and np.isfinite(np.sum(weights))):

@@ -1,0 +1,115 @@
+"""The cost model: which method ``method="auto"`` runs, and every threshold.
+
+:func:`windowkit.choose_method` reads this module, and so does the plan layer
+(:mod:`windowkit._plan`), so the answer it gives is the method a call runs.
+docs/methods.md describes the methods; docs/performance.md has the
+measurements behind the thresholds.
+"""
+
+import functools
+import math
+from dataclasses import dataclass
+
+from .kernels import fft, row_uses_doubling
+
+# Below this many estimated element operations (a method's ``work``),
+# handing tasks to another thread costs more than it saves: one threshold
+# for every loop. A 512x512 float64 image pooled 3x3 at stride 1 (about
+# 1.6e6) stays on one thread; 2048x2048 images and MNIST batches use all.
+THREADS_MIN_WORK = 1 << 21
+
+# "fft" when the direct sum would take at least this many multiply-adds per
+# input element (about the window's size over the strides' product), on at
+# least FFT_MIN_SIZE input elements, where the transforms' set-up pays.
+FFT_MIN_WORK_PER_INPUT = 256
+FFT_MIN_SIZE = 1 << 16
+
+
+@dataclass(frozen=True)
+class MethodChoice:
+    """What :func:`choose_method` picked, and why."""
+
+    method: str
+    reason: str
+    work: int  # the chosen method's estimated element operations in one call
+
+    def __str__(self):
+        return f"{self.method}: {self.reason}"
+
+
+def pad3(values, fill):
+    """Pad a 1- or 2-entry window description to 3 entries at the front."""
+    return (fill,) * (3 - len(values)) + tuple(values)
+
+
+@functools.lru_cache(maxsize=256)
+def choose_pool_method(shape, geometry):
+    """separable or van_herk, by how many input rows each combines per output row.
+
+    Cached: the same shapes come back call after call.
+    """
+    window_depth, window_rows, window_cols = pad3(geometry.window, 1)
+    _, stride_rows, stride_cols = pad3(geometry.stride, 1)
+    separable = window_depth * window_rows
+    # van Herk combines each input row (over the window's depth) into one
+    # suffix and one prefix, then one more combine per output row.
+    van_herk = 2 * window_depth * min(stride_rows, window_rows) + 1
+    reason = (
+        f"window rows {window_rows} at stride {stride_rows}: van Herk combines {van_herk} "
+        f"input rows per output row, separable {separable}"
+    )
+    method, rows = ("van_herk", van_herk) if van_herk < separable else ("separable", separable)
+    return MethodChoice(method, reason, pool_work(shape, geometry, method, rows))
+
+
+def pool_work(shape, geometry, method, rows=None):
+    """Estimated element operations of pooling by ``method``: row combines,
+    then pooling along the rows (the direct loop: output times window)."""
+    out_size = math.prod(geometry.out_shape)
+    if method == "direct":
+        return out_size * math.prod(geometry.window)
+    if rows is None:
+        return choose_pool_method(shape, geometry).work
+    window_cols = geometry.window[-1]
+    stride_cols = geometry.stride[-1]
+    row_axis = geometry.axes[-1]
+    out_rows = out_size // max(1, geometry.out_shape[row_axis])
+    if row_uses_doubling(window_cols, stride_cols):
+        along_row = stride_cols * (window_cols.bit_length() - 1) + 2
+    else:
+        along_row = window_cols
+    return out_rows * shape[row_axis] * rows + out_size * along_row
+
+
+def choose_correlate_method(shape, geometry, dtype):
+    """rows, or fft for large float kernels on large inputs."""
+    size = math.prod(shape)
+    rows_work = math.prod(geometry.out_shape) * math.prod(geometry.window)
+    per_input = rows_work / max(1, size)
+    if dtype.kind not in "fc":
+        reason = "integer and bool sums stay exact: the direct sum with the output row innermost"
+    elif size < FFT_MIN_SIZE or per_input < FFT_MIN_WORK_PER_INPUT:
+        reason = (
+            f"{per_input:.0f} multiply-adds per input element: the direct sum (vectorised) "
+            f"costs less than transforms below {FFT_MIN_WORK_PER_INPUT} or below "
+            f"{FFT_MIN_SIZE} elements"
+        )
+    else:
+        reason = (
+            f"{per_input:.0f} multiply-adds per input element in the direct sum: "
+            f"transforms cost less from {FFT_MIN_WORK_PER_INPUT}"
+        )
+        return MethodChoice("fft", reason, fft.work(size))
+    return MethodChoice("rows", reason, rows_work)
+
+
+def correlate_work(shape, geometry, method):
+    """Estimated element operations of correlating by ``method``."""
+    if method == "fft":
+        return fft.work(math.prod(shape))
+    return math.prod(geometry.out_shape) * math.prod(geometry.window)
+
+
+def n_threads(work, available):
+    """Threads for a call of ``work`` estimated element operations."""
+    return available if work >= THREADS_MIN_WORK else 1

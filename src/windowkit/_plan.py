@@ -1,0 +1,313 @@
+"""The one path from a call's arguments to its loop, and the cache of its result.
+
+A :class:`Plan` is everything a call needs decided for inputs of one shape,
+strides and dtype: the validated geometry, the result dtype, the method
+(``"auto"`` resolved by :mod:`windowkit._methods`), the loop and its
+arguments, the staging of data the compiled loops cannot take as it is
+(float16, byte-swapped, unaligned), the moved axes and 4-D folding, and
+whether threads pay. Building a plan raises every argument error; running
+it checks ``out=`` and computes.
+
+:func:`pool` keeps the plans it builds for plain arguments, so a repeated
+call only allocates its output and runs the loop: the cache holds this one
+path's result, nothing else. Correlation plans are built per call (a
+kernel is an array, not a key).
+
+This module knows nothing of :mod:`windowkit._api` or Dask.
+"""
+
+import math
+
+import numba
+import numpy as np
+
+from . import _methods, strided
+from . import _validation as v
+from .kernels import (
+    BLOCK_MAX,
+    MAX,
+    MIN,
+    SUM,
+    block_pool,
+    correlate_rows,
+    extreme_2x2_pool,
+    row_uses_doubling,
+    separable_pool,
+    van_herk_pool,
+)
+from .kernels import direct, fft
+from .kernels._jit import Loop, run_tasks, thread_pool
+
+_REDUCE_CODES = {"max": MAX, "min": MIN, "sum": SUM, "mean": SUM}
+
+
+class Plan:
+    """One call worked out for inputs of one shape, strides and dtype."""
+
+    __slots__ = ("out_shape", "dtype", "others", "impl", "reference", "loop", "args", "stage",
+                 "compute", "parts", "axes", "last_axes", "target_shape", "divide_by", "threaded",
+                 "x_shape4", "target_shape4", "prepared")
+
+    def __call__(self, x, out=None):
+        """Compute into ``out`` (checked) or a new array, and return it."""
+        out = v.prepare_out(out, self.out_shape, self.dtype, x, *self.others)
+        if self.reference is not None:  # impl="strided"
+            return self.reference(x, out)
+        if self.stage is not None:
+            x = x.astype(self.stage)
+        elif not x.flags.aligned:
+            x = x.copy()
+        moved = self.axes != self.last_axes
+        if moved:
+            x = np.moveaxis(x, self.axes, self.last_axes)
+        # The loops write C-contiguous outputs in the moved axes' order.
+        direct_out = not moved and out.dtype == self.compute and out.flags.c_contiguous
+        target = out if direct_out else np.empty(self.target_shape, self.compute)
+        n_threads = numba.get_num_threads() if self.threaded else 1
+        if self.parts:
+            # Sums are linear: pool the real and imaginary parts as float
+            # arrays, so the fast loops need no complex code.
+            for part in ("real", "imag"):
+                part_target = np.empty(self.target_shape, target.real.dtype)
+                self._run(getattr(x, part), part_target, n_threads)
+                getattr(target, part)[...] = part_target
+        else:
+            self._run(x, target, n_threads)
+        if self.divide_by is not None:
+            # As np.mean: dividing by an intp count computes complex64 and
+            # float32 means in double precision, then rounds once.
+            np.divide(target, np.intp(self.divide_by), out=target)
+        if target is not out:
+            out[...] = np.moveaxis(target, self.last_axes, self.axes) if moved else target
+        return out
+
+    def _run(self, x, target, n_threads):
+        """The loop over 4-D views of ``x`` and ``target`` (see :mod:`windowkit.kernels.direct`)."""
+        t4 = target.reshape(self.target_shape4)
+        try:
+            pairs = [(x.reshape(self.x_shape4, copy=False), t4)]
+        except ValueError:
+            # Batch axes that do not fold without a copy: one pair for each
+            # index of the leading ones, leaving a single batch axis.
+            n_window_dims = len(self.axes)
+            leading = x.shape[: x.ndim - n_window_dims - 1]
+            pairs = [(folded(x[index], n_window_dims), folded(target[index], n_window_dims))
+                     for index in np.ndindex(leading)]
+        for x4, out4 in pairs:
+            args = (x4,) + self.args
+            if not isinstance(self.loop, Loop):
+                self.loop.run(args, out4, n_threads, self.impl)
+                continue
+            # The same for every call and pair: the shapes and dtype are the
+            # plan's, and the compiled copy depends on the layout alone (an
+            # unaligned input's aligned copy can be C-contiguous where the
+            # plan's first input was not).
+            layout = x4.flags.c_contiguous
+            if layout not in self.prepared:
+                self.prepared[layout] = self.loop.prepare(args, out4, self.impl)
+            function, n_tasks = self.prepared[layout]
+            run_tasks(function, args, out4, n_tasks, 1 if self.impl == "python" else n_threads)
+
+
+def _new_plan(shape, geometry, dtype, impl, others=()):
+    plan = Plan()
+    plan.out_shape = geometry.out_shape
+    plan.dtype = dtype
+    plan.others = others
+    plan.impl = impl
+    plan.reference = None
+    plan.axes = geometry.axes
+    plan.last_axes = last_axes(len(geometry.out_shape), len(geometry.axes))
+    moved_order = [axis for axis in range(len(geometry.out_shape)) if axis not in geometry.axes]
+    order = moved_order + list(geometry.axes)
+    plan.target_shape = tuple(geometry.out_shape[axis] for axis in order)
+    plan.target_shape4 = folded_shape(plan.target_shape, len(geometry.axes))
+    plan.x_shape4 = folded_shape(tuple(shape[axis] for axis in order), len(geometry.axes))
+    plan.prepared = {}
+    plan.parts = False
+    plan.divide_by = None
+    return plan
+
+
+def _staging(dtype, impl):
+    """The dtype ``x`` is converted to before the loops run, or None.
+
+    Numba computes on neither float16 (float32 then) nor byte-swapped data.
+    """
+    _refuse_long_double(dtype, impl, "x")
+    native = dtype.newbyteorder("=")
+    if native == np.float16:
+        return np.dtype(np.float32)
+    return None if dtype.isnative else native
+
+
+def _refuse_long_double(dtype, impl, name):
+    """Long doubles reach no compiled loop: Numba has no such type. The
+    interpreted loops and the stride-trick reference compute in them."""
+    if dtype.char in "gG" and impl == "numba":
+        raise TypeError(
+            f"{name} has dtype {dtype}, which Numba cannot compute in; convert it with "
+            ".astype(np.float64) (or np.complex128), or use impl='strided' (or 'python'), "
+            "which computes in it"
+        )
+
+
+def last_axes(ndim, n_window_dims):
+    """The last ``n_window_dims`` axes of an array of ``ndim`` dimensions."""
+    return tuple(range(ndim - n_window_dims, ndim))
+
+
+def folded_shape(shape, n_window_dims):
+    """``shape`` (batch axes, then windowed axes) as (batch, depth, rows, cols)."""
+    batch = math.prod(shape[: len(shape) - n_window_dims])
+    return (batch,) + _methods.pad3(shape[len(shape) - n_window_dims:], 1)
+
+
+def folded(a, n_window_dims):
+    """View ``a`` (batch axes, then windowed axes) as (batch, depth, rows, cols)."""
+    return a.reshape(folded_shape(a.shape, n_window_dims), copy=False)
+
+
+# -- pooling --------------------------------------------------------------------
+
+# Plans by (shape, strides, dtype, window, stride, axes, reduce, method,
+# impl). Past this many plans, the cache starts again.
+_PLANS = {}
+MAX_PLANS = 256
+
+
+def pool(x, window, stride, axes, reduce, method, impl, out=None):
+    """Pool ``x`` (an array-like, not Dask): the plan for it, run."""
+    if type(x) is np.ndarray and _plain_pool_args(window, stride, axes, reduce, method, impl):
+        key = (x.shape, x.strides, x.dtype, window, stride, axes, reduce, method, impl)
+        plan = _PLANS.get(key)
+        if plan is None:
+            plan = pool_plan(x.shape, x.dtype, window, stride, axes, reduce, method, impl)
+            if len(_PLANS) >= MAX_PLANS:
+                _PLANS.clear()
+            _PLANS[key] = plan
+        return plan(x, out)
+    x = v.as_input_array(x)
+    return pool_plan(x.shape, x.dtype, window, stride, axes, reduce, method, impl)(x, out)
+
+
+def _plain_pool_args(window, stride, axes, reduce, method, impl):
+    """Whether the arguments compare equal exactly when they mean the same:
+    plain ints and tuples of them (``2.0 == 2`` and ``True == 1``, but
+    neither is a valid window), and strings."""
+    return (v.plain(window) and v.plain(stride) and v.plain(axes)
+            and type(reduce) is str and type(method) is str and type(impl) is str)
+
+
+def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl):
+    """The :class:`Plan` for pooling arrays of ``shape`` and ``dtype``."""
+    v.check_choice(reduce, "reduce", v.REDUCTIONS)
+    v.check_choice(impl, "impl", v.IMPLS)
+    v.check_choice(method, "method", v.POOL_METHODS)
+    v.check_dtype(dtype)
+    geometry = v.geometry(shape, window, stride, axes, default_stride="window")
+    result = v.pool_dtype(reduce, dtype)
+    plan = _new_plan(shape, geometry, result, impl)
+    if impl == "strided":
+        plan.reference = lambda x, out: strided.pool(strided.window_view(x, geometry), reduce, out)
+        return plan
+    plan.stage = _staging(dtype, impl)
+    plan.compute = v.accumulator_dtype(result)
+    if method == "auto":
+        method = _methods.choose_pool_method(shape, geometry).method
+    plan.threaded = _methods.pool_work(shape, geometry, method) >= _methods.THREADS_MIN_WORK
+    count = math.prod(geometry.window) if reduce == "mean" else None
+    window3 = _methods.pad3(geometry.window, 1)
+    stride3 = _methods.pad3(geometry.stride, 1)
+    if method == "direct":
+        if reduce in ("max", "min"):
+            plan.loop, plan.args = direct.extreme_pool, (window3, stride3, reduce == "max")
+        else:
+            plan.loop, plan.args = direct.sum_pool, (window3, stride3, plan.compute.type(0))
+            plan.divide_by = count
+        return plan
+    # The fast loops divide sums into means themselves (0: no division),
+    # except complex ones, pooled part by part and divided as complex numbers.
+    plan.parts = plan.compute.kind == "c"
+    if plan.parts:
+        plan.divide_by, count = count, None
+    plan.loop = fast_pool_loop(method, _REDUCE_CODES[reduce], window3, stride3)
+    plan.args = (window3, stride3, np.intp(count or 0))
+    return plan
+
+
+def fast_pool_loop(method, code, window3, stride3):
+    """The compiled copy of ``method`` ("separable" or "van_herk") for this
+    reduction code and window."""
+    block, stride_cols = window3[2], stride3[2]
+    if method == "separable" and block == stride_cols <= BLOCK_MAX:
+        # Windows side by side along the rows: reduced in registers.
+        if window3 == (1, 2, 2) and code != SUM:
+            return extreme_2x2_pool(code)
+        return block_pool(code, block)
+    copies = separable_pool if method == "separable" else van_herk_pool
+    return copies(code, row_uses_doubling(block, stride_cols))
+
+
+# -- correlation ----------------------------------------------------------------
+
+
+def correlate(x, kernel, stride, axes, method, impl, flip, out=None):
+    """Correlate (``flip``: convolve) ``x`` (an array-like, not Dask) with ``kernel``."""
+    x = v.as_input_array(x)
+    kernel = v.as_kernel_array(kernel)
+    return correlate_plan(x.shape, x.dtype, kernel, stride, axes, method, impl, flip)(x, out)
+
+
+def correlate_plan(shape, dtype, kernel, stride, axes, method, impl, flip):
+    """The :class:`Plan` for correlating arrays of ``shape`` and ``dtype`` with ``kernel``."""
+    v.check_choice(impl, "impl", v.IMPLS)
+    v.check_choice(method, "method", v.CORRELATE_METHODS)
+    geometry = v.geometry(shape, kernel.shape, stride, axes, name="kernel")
+    result = v.correlate_dtype(dtype, kernel.dtype)
+    method = correlate_method(method, shape, geometry, result)
+    plan = _new_plan(shape, geometry, result, impl, others=(kernel,))
+    # Small (kernel-sized) copy: flipped or conjugated, in the dtype to sum in.
+    weights = np.flip(kernel) if flip else np.conj(kernel)
+    weights = weights.astype(v.accumulator_dtype(result))
+    if impl == "strided":
+        plan.reference = lambda x, out: strided.correlate(strided.window_view(x, geometry),
+                                                          weights, out)
+        return plan
+    plan.stage = _staging(dtype, impl)
+    _refuse_long_double(result, impl, "the result")  # a long double kernel
+    plan.compute = weights.dtype
+    weights = np.ascontiguousarray(weights.reshape(_methods.pad3(weights.shape, 1)))
+    stride3 = _methods.pad3(geometry.stride, 1)
+    plan.threaded = _methods.correlate_work(shape, geometry, method) >= _methods.THREADS_MIN_WORK
+    if method == "direct":
+        plan.loop, plan.args = direct.correlate, (weights, stride3, weights.dtype.type(0))
+    elif method == "fft":
+        plan.loop, plan.args = _FFT, (weights, stride3)
+    else:
+        plan.loop, plan.args = correlate_rows, (weights, stride3)
+    return plan
+
+
+def correlate_method(method, shape, geometry, result_dtype):
+    """``method`` with "auto" resolved; "fft" refused for integer and bool results."""
+    if method == "auto":
+        return _methods.choose_correlate_method(shape, geometry, result_dtype).method
+    if method == "fft" and result_dtype.kind not in "fc":
+        raise TypeError(
+            f"method='fft' needs float or complex data, got a {result_dtype} result: a "
+            "transform rounds, and the exact integer sum would be lost; use method='rows'"
+        )
+    return method
+
+
+class _FFT:
+    """``method="fft"`` as a loop: by transforms, or by the rows loop when
+    the data is not finite."""
+
+    @staticmethod
+    def run(args, out4, n_threads, impl):
+        x4, weights, stride = args
+        pool = thread_pool() if n_threads > 1 else None
+        if not fft.correlate(x4, weights, stride, out4, n_threads, pool):
+            correlate_rows.run(args, out4, n_threads, impl)

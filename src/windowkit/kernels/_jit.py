@@ -1,0 +1,218 @@
+"""The one compile policy for windowkit's kernels, and how they run on threads.
+
+Every kernel is a plain Python function over a range of independent tasks,
+``func(*args, first_task, stop_task, out)``, wrapped in a :class:`Loop`:
+
+- ``loop.python`` is the function itself, run by the interpreter
+  (``impl="python"``); its helpers are plain Python there too;
+- ``loop.dispatcher`` is the function compiled by Numba under
+  :data:`POLICY`, and :meth:`Loop.run` calls it for one explicit signature
+  per dtype and input layout (see :meth:`Loop.entry`).
+
+A kernel that depends on a constant (a reduction, a row algorithm, a block
+width) is built by a cached factory as a closure over plain ints and bools:
+Numba treats them as compile-time constants, prunes the branches they rule
+out, and keys its on-disk cache on their values. Kernels call two kinds of
+functions:
+
+- :func:`helper`: a loop Numba inlines into the kernel's own code before
+  typing, so that the kernel is one function to compile and the
+  constants it passes prune the helper's branches too. Helpers call no
+  other helper: nested inlining renumbers the inner blocks from the largest
+  label the process has used, and the labels would grow with every
+  compile.
+- :func:`scalar`: a small function of scalars (one combine), compiled once
+  per argument types and inlined by LLVM.
+
+Nothing is compiled at import.
+"""
+
+import functools
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from types import FunctionType
+
+import numba
+import numpy as np
+from numba import types
+
+# cache: reuse machine code across processes. nogil: let threads run
+# kernels concurrently. fastmath off: it would let LLVM assume no NaN, which
+# breaks NaN propagation in max/min. error_model="numpy": no zero-division
+# checks in the loops.
+POLICY = dict(cache=True, nogil=True, fastmath=False, error_model="numpy")
+
+# Every loop and scalar function made, so that tests can count what the
+# process compiled.
+LOOPS = []
+SCALARS = []
+
+
+def helper(func):
+    """Decorator for a loop that kernels call, inlined into each (see above)."""
+    return numba.njit(inline="always", **POLICY)(func)
+
+
+def scalar(func):
+    """Decorator for a small function of scalars that kernels and helpers call."""
+    dispatcher = numba.njit(**POLICY)(func)
+    SCALARS.append(dispatcher)
+    return dispatcher
+
+
+class Loop:
+    """A kernel over independent tasks, compiled once per dtype and input layout.
+
+    ``count_tasks(out, *args[1:])`` says how many tasks a call has. Each
+    thread runs the compiled loop on its own contiguous range of tasks with
+    the GIL released. A task's outputs are computed in the same order
+    whatever the range, so results are bitwise identical for any number of
+    threads.
+    """
+
+    def __init__(self, func, count_tasks):
+        self._func = func
+        self._python = None
+        self.count_tasks = count_tasks
+        self.__doc__ = func.__doc__
+        self.__name__ = func.__name__
+        self.__wrapped__ = func
+        self.dispatcher = numba.njit(**POLICY)(func)
+        self._entries = {}
+        LOOPS.append(self)
+
+    def __repr__(self):
+        return f"<windowkit loop {self.__name__}>"
+
+    @property
+    def python(self):
+        """The loop as the interpreter runs it (:func:`interpreted`), made on first use."""
+        if self._python is None:
+            self._python = interpreted(self._func)
+        return self._python
+
+    def entry(self, args, out):
+        """The compiled loop for ``args`` and ``out``: its entry point.
+
+        Input arrays are typed read-only, C-contiguous or of any layout
+        ("A"), so C, F, strided, negative-stride and read-only inputs of one
+        dtype share two copies, the C one keeping packed SIMD loads along
+        rows. ``out`` must be C-contiguous: the caller writes through a
+        C-contiguous temporary otherwise.
+        """
+        key = tuple(map(_arg_key, args)) + (out.dtype, out.ndim)
+        try:
+            return self._entries[key]
+        except KeyError:
+            pass
+        if not out.flags.c_contiguous:
+            raise ValueError("windowkit loops write C-contiguous outputs only")
+        signature = tuple(map(_arg_type, args)) + (
+            types.intp, types.intp, types.Array(numba.from_dtype(out.dtype), out.ndim, "C"))
+        entry = self.dispatcher.compile(signature)
+        self._entries[key] = entry
+        return entry
+
+    def prepare(self, args, out, impl="numba"):
+        """``(function, n_tasks)``: what :func:`run_tasks` runs for these
+        arguments, the compiled loop or (``impl="python"``) the interpreted one."""
+        n_tasks = self.count_tasks(out, *args[1:])
+        return (self.python if impl == "python" else self.entry(args, out)), n_tasks
+
+    def run(self, args, out, n_threads=1, impl="numba"):
+        """Run every task of ``args`` into ``out``, on up to ``n_threads`` threads."""
+        function, n_tasks = self.prepare(args, out, impl)
+        run_tasks(function, args, out, n_tasks, 1 if impl == "python" else n_threads)
+
+
+def run_tasks(function, args, out, n_tasks, n_threads):
+    """``function(*args, first, stop, out)`` over tasks 0 to ``n_tasks``, in
+    one contiguous range per thread."""
+    n_threads = max(1, min(n_threads, n_tasks))
+    if n_threads == 1:
+        function(*args, 0, n_tasks, out)
+        return
+    bounds = [n_tasks * i // n_threads for i in range(n_threads + 1)]
+    pending = [thread_pool().submit(function, *args, bounds[i], bounds[i + 1], out)
+               for i in range(1, n_threads)]
+    function(*args, bounds[0], bounds[1], out)
+    for future in pending:
+        future.result()
+
+
+def interpreted(func):
+    """``func`` as the interpreter runs it: a copy whose helpers (and theirs)
+    are their Python source, not their compiled forms.
+
+    The source is the same, so ``impl="python"`` runs exactly the loop that
+    Numba compiles, one bytecode at a time.
+    """
+    return FunctionType(func.__code__, _interpreted_globals(func.__globals__),
+                              func.__name__, func.__defaults__, func.__closure__)
+
+
+_INTERPRETED = {}
+
+
+def _interpreted_globals(module_globals):
+    """A module's globals with every Numba dispatcher replaced by its
+    interpreted Python function; one namespace per module, made once the
+    module is imported (loops make theirs on first use)."""
+    name = module_globals["__name__"]
+    if name not in _INTERPRETED:
+        namespace = _INTERPRETED[name] = dict(module_globals)
+        for key, value in module_globals.items():
+            if isinstance(value, numba.core.dispatcher.Dispatcher):
+                namespace[key] = interpreted(value.py_func)
+    return _INTERPRETED[name]
+
+
+def loop(count_tasks):
+    """Decorator: make ``func`` a :class:`Loop` with this task count."""
+    return lambda func: Loop(func, count_tasks)
+
+
+def output_rows(out, *args):
+    """The task count of loops whose task is one output row of a 4-D ``out``."""
+    n_batch, out_depth, out_rows, out_cols = out.shape
+    return n_batch * out_depth * out_rows
+
+
+def _arg_key(value):
+    """What of an argument decides its Numba type."""
+    if isinstance(value, np.ndarray):
+        return (value.dtype, value.ndim, value.flags.c_contiguous)
+    if isinstance(value, tuple):
+        return (tuple, len(value))  # windows and strides: tuples of ints
+    return type(value)
+
+
+@functools.lru_cache(maxsize=None)
+def _array_type(dtype, ndim, c_contiguous):
+    return types.Array(numba.from_dtype(dtype), ndim, "C" if c_contiguous else "A", readonly=True)
+
+
+def _arg_type(value):
+    if isinstance(value, np.ndarray):
+        return _array_type(value.dtype, value.ndim, value.flags.c_contiguous)
+    return numba.typeof(value)
+
+
+def compiled_signatures():
+    """How many signatures windowkit's loops and scalar functions have
+    compiled (or loaded from the cache) in this process."""
+    dispatchers = [loop.dispatcher for loop in LOOPS] + SCALARS
+    return sum(len(dispatcher.signatures) for dispatcher in dispatchers)
+
+
+_pool = None
+_pool_lock = threading.Lock()
+
+
+def thread_pool():
+    """The threads that run loops, created on first use."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(numba.config.NUMBA_NUM_THREADS, "windowkit")
+        return _pool

@@ -1,0 +1,168 @@
+"""1-D row algorithms that the fast pooling kernels share.
+
+Each helper runs along a contiguous row, the index innermost, so LLVM
+compiles it to packed SIMD instructions. ``reduce`` is one of :data:`MAX`,
+:data:`MIN` and :data:`SUM`; the kernels pass it, and ``doubling``, as
+constants of their compiled copy, so that Numba prunes the branches for the
+others once it has inlined the helper.
+
+The row loops index with unsigned counters (``np.uintp``): with a signed
+one, Numba adds a negative-index check that LLVM does not always remove,
+and a loop that keeps it does not vectorise.
+"""
+
+import numpy as np
+
+from ._jit import helper, scalar
+
+# Reduction codes.
+MAX, MIN, SUM = 0, 1, 2
+
+# The fast kernels work on segments of a row of at most this many input
+# elements (or one window, if wider), so their scratch rows stay small and
+# in cache however long the rows are (a 1-D signal is one long row).
+SEGMENT = 1 << 13
+
+# Windows narrower than this are pooled along the row directly (``window``
+# vectorised combines per output); wider ones by doubling spans (about
+# ``stride * log2(window)``); see docs/methods.md.
+ROW_DOUBLING_MIN_WINDOW = 8
+
+
+@scalar
+def combine(a, b, reduce):
+    """``a`` and ``b`` reduced to one value; max and min keep a NaN, as np.max does."""
+    if reduce == MAX:
+        return b if (b > a or b != b) else a
+    if reduce == MIN:
+        return b if (b < a or b != b) else a
+    return a + b
+
+
+@scalar
+def segments(out_cols, window_cols, stride_cols, size):
+    """Outputs per row segment of about ``size`` input elements, and
+    segments per output row."""
+    per_segment = max(1, (size - window_cols) // stride_cols + 1)
+    return per_segment, (out_cols + per_segment - 1) // per_segment
+
+
+@helper
+def copy_into(into, row):
+    """``into[c] = row[c]`` along a whole row."""
+    for c in range(into.shape[0]):
+        c = np.uintp(c)
+        into[c] = row[c]
+
+
+@helper
+def combine_into(into, row, reduce):
+    """``into[c] = combine(into[c], row[c])`` along a whole row."""
+    for c in range(into.shape[0]):
+        c = np.uintp(c)
+        into[c] = combine(into[c], row[c], reduce)
+
+
+@helper
+def depth_row(x, b, first_depth, window_depth, row, first_col, into, first, reduce):
+    """Columns ``first_col`` on of row ``row`` of ``x[b]``, combined over
+    ``window_depth`` depth slices, into ``into`` (which sets how many):
+    stored if ``first``, else combined with what ``into`` holds."""
+    last_col = first_col + into.shape[0]
+    for i in range(window_depth):
+        depth_slice = x[b, first_depth + i, row, first_col:last_col]
+        if first and i == 0:
+            for c in range(into.shape[0]):
+                c = np.uintp(c)
+                into[c] = depth_slice[c]
+        else:
+            for c in range(into.shape[0]):
+                c = np.uintp(c)
+                into[c] = combine(into[c], depth_slice[c], reduce)
+
+
+def row_uses_doubling(window, stride):
+    """Whether rows of this window are pooled by doubling spans rather than
+    directly: the ``doubling`` constant of the kernel copy that pools them."""
+    passes = 0
+    span = 1
+    while 2 * span <= window:
+        passes += 1
+        span *= 2
+    return window >= ROW_DOUBLING_MIN_WINDOW and stride * passes < window
+
+
+@helper
+def pool_row(row, window, stride, divide_by, scratch, out_row, reduce, doubling):
+    """1-D pooling of ``row`` into ``out_row``: ``out_row[o]`` is the
+    reduction of ``row[o * stride : o * stride + window]``.
+
+    Directly (``doubling`` false): the window's offset outside, the output
+    position inside, ``window`` vectorised combines per output.
+
+    By doubling spans: level ``b`` holds, at ``c``, the reduction of
+    ``row[c : c + 2**b]``; level ``b + 1`` is level ``b`` combined with
+    itself shifted by ``2**b``, written alternately into ``scratch`` and
+    ``row``: about ``stride * log2(window)`` combines per output. Max and
+    min take two pieces of the largest level that fits, one at each end of
+    the window (their overlap is harmless). Sums take one piece per set bit
+    of ``window``, side by side (``13 = 1 + 4 + 8``), so nothing is counted
+    twice and nothing is subtracted: a float sum's error is bounded by the
+    window's size, whatever the row's length.
+
+    A piece is picked as ``row[offset + o * stride]`` into ``out_row[o]``,
+    stored for the first piece and combined for the others, with an
+    unsigned index, so LLVM vectorises the loop (with a version of its own
+    for stride 1). ``divide_by`` > 0 turns sums into means, as np.mean
+    does: the intp count promotes float32 sums to float64 for the
+    division, and the quotient is rounded once. Overwrites ``row`` and
+    ``scratch``.
+    """
+    n_out = out_row.shape[0]
+    step = np.uintp(stride)
+    level, n_pieces, spacing = row, window, 1
+    if doubling:
+        length = (n_out - 1) * stride + window  # elements of the current level
+        spare = scratch
+        span = 1
+        remaining = window
+        offset = 0
+        while 2 * span <= window:
+            if reduce == SUM and remaining & 1:
+                # This level's piece of the sum, at the next offset.
+                picked = level[offset:]
+                if offset == 0:
+                    for o in range(n_out):
+                        out_row[o] = picked[np.uintp(o) * step]
+                else:
+                    for o in range(n_out):
+                        out_row[o] = combine(out_row[o], picked[np.uintp(o) * step], reduce)
+                offset += span
+            remaining >>= 1
+            length -= span
+            shifted, into = level[span:], spare[:length]
+            for c in range(length):
+                c = np.uintp(c)
+                into[c] = combine(level[c], shifted[c], reduce)
+            level, spare = spare, level
+            span *= 2
+        if reduce == SUM:
+            # The last set bit's piece: the largest level.
+            n_pieces, spacing, first_offset = 1, 0, offset
+        else:
+            n_pieces, spacing, first_offset = 2, window - span, 0
+    else:
+        first_offset = 0
+    for piece in range(n_pieces):
+        picked = level[first_offset + piece * spacing:]
+        if first_offset == 0 and piece == 0:
+            for o in range(n_out):
+                out_row[o] = picked[np.uintp(o) * step]
+        else:
+            for o in range(n_out):
+                out_row[o] = combine(out_row[o], picked[np.uintp(o) * step], reduce)
+    if reduce == SUM:
+        if divide_by > 0:
+            for c in range(n_out):
+                c = np.uintp(c)
+                out_row[c] = out_row[c] / divide_by

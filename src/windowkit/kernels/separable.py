@@ -1,0 +1,277 @@
+"""Separable pooling: combine a window's rows, then pool along the row.
+
+``separable_pool`` is the general path; windows side by side along the rows
+(as wide as their column stride) get ``block_pool``, and 2x2 max/min windows
+two columns apart ``extreme_2x2_pool``. Each factory returns a
+:class:`~windowkit.kernels._jit.Loop` compiled with its constants (the
+reduction, the row algorithm, the block width) fixed, so that Numba compiles
+only their code; factories are cached, so each copy is made once.
+"""
+
+import functools
+
+import numpy as np
+
+from ._jit import helper, loop, output_rows, scalar
+from .rows import MAX, SEGMENT, SUM, depth_row, pool_row, segments
+
+# Windows side by side along the rows, at most this many columns wide, are
+# pooled by block_pool, one compiled copy per width.
+BLOCK_MAX = 8
+
+
+def separable_tasks(out, window, stride, *args):
+    """How many tasks :func:`separable_pool` and :func:`block_pool` have for ``out``:
+    row segments."""
+    n_batch, out_depth, out_rows, out_cols = out.shape
+    n_segments = segments(out_cols, window[2], stride[2], SEGMENT)[1]
+    return n_batch * out_depth * out_rows * n_segments
+
+
+@functools.cache
+def separable_pool(reduce, doubling):
+    """The separable loop for ``reduce``, its rows pooled by doubling spans
+    (``doubling``) or directly."""
+
+    @loop(separable_tasks)
+    def separable_pool(x, window, stride, divide_by, first_task, stop_task, out):
+        """Pooling one output row at a time: the window's rows first, then along the row.
+
+        For each output row, the ``window_depth * window_rows`` input rows
+        under it are combined element by element into one scratch row, then
+        that row is pooled along its length (:func:`~windowkit.kernels.rows.pool_row`).
+        Both loops run along contiguous rows. ``divide_by`` > 0 divides the
+        sums by it (mean), 0 does not. One task is one segment of an output
+        row (:data:`~windowkit.kernels.rows.SEGMENT`).
+        Cost per output: ``window_depth * window_rows`` combines per input
+        column, plus at most ``window_cols`` along the row. Scratch: two
+        segments.
+        """
+        window_depth, window_rows, window_cols = window
+        stride_depth, stride_rows, stride_cols = stride
+        n_batch, out_depth, out_rows, out_cols = out.shape
+        per_segment, n_segments = segments(out_cols, window_cols, stride_cols, SEGMENT)
+        span = (min(per_segment, out_cols) - 1) * stride_cols + window_cols
+        column_space = np.empty(span, out.dtype)
+        scratch_space = np.empty(span, out.dtype)
+        # Task = ((b * out_depth + d) * out_rows + r) * n_segments + segment,
+        # counted up from first_task without a division per task.
+        segment = first_task % n_segments
+        r = first_task // n_segments % out_rows
+        d = first_task // (n_segments * out_rows) % out_depth
+        b = first_task // (n_segments * out_rows * out_depth)
+        for _ in range(first_task, stop_task):
+            first_out = segment * per_segment
+            stop_out = min(out_cols, first_out + per_segment)
+            first_col = first_out * stride_cols
+            width = (stop_out - first_out - 1) * stride_cols + window_cols
+            column = column_space[:width]
+            first_depth = d * stride_depth
+            first_row = r * stride_rows
+            for j in range(window_rows):
+                depth_row(x, b, first_depth, window_depth, first_row + j, first_col, column,
+                          j == 0, reduce)
+            pool_row(column, window_cols, stride_cols, divide_by, scratch_space[:width],
+                     out[b, d, r, first_out:stop_out], reduce, doubling)
+            segment += 1
+            if segment == n_segments:
+                segment, r = 0, r + 1
+                if r == out_rows:
+                    r, d = 0, d + 1
+                    if d == out_depth:
+                        d, b = 0, b + 1
+
+    return separable_pool
+
+
+@scalar
+def extreme(a, b, find_max):
+    """The larger (``find_max``) or smaller of ``a`` and ``b``, NaN if either is."""
+    if find_max:
+        return b if (b > a or b != b) else a
+    return b if (b < a or b != b) else a
+
+
+@scalar
+def plain_extreme(a, b, find_max):
+    """Max or min of ``a`` and ``b`` by one comparison: ``a`` if ``b`` is NaN."""
+    if find_max:
+        return b if b > a else a
+    return b if b < a else a
+
+
+@helper
+def block_row_sum(out_plane, r, first_out, stop_out, rows, row, first, block):
+    """Outputs ``first_out`` to ``stop_out`` of row ``r`` of ``out_plane``,
+    each with the ``block`` elements under it in row ``row`` of ``rows``
+    added left to right in registers, onto the output's value unless
+    ``first``.
+
+    The output is the accumulator (uint8 sums add into uint64, as in the
+    direct loop). ``block`` is a constant of this copy, so the loop over
+    it unrolls and LLVM vectorises the loop over outputs, its loads an
+    interleaved group. Elements are indexed in the 2-D planes with
+    unsigned indices: a 1-D view per row took as long as the pooling
+    itself on 28x28 images.
+    """
+    r, row = np.uintp(r), np.uintp(row)
+    if first:
+        for o in range(first_out, stop_out):
+            start = np.uintp(o) * np.uintp(block)
+            out_plane[r, np.uintp(o)] = rows[row, start]  # to the accumulator's dtype
+            value = out_plane[r, np.uintp(o)]
+            for k in range(1, block):
+                value = value + rows[row, start + np.uintp(k)]
+            out_plane[r, np.uintp(o)] = value
+    else:
+        for o in range(first_out, stop_out):
+            start = np.uintp(o) * np.uintp(block)
+            value = out_plane[r, np.uintp(o)]
+            for k in range(block):
+                value = value + rows[row, start + np.uintp(k)]
+            out_plane[r, np.uintp(o)] = value
+
+@helper
+def block_row_plain(out_plane, r, first_out, stop_out, rows, row, first, block, find_max):
+    """:func:`block_row_sum` for max and min, by the plain comparison,
+    which drops a NaN it meets (one instruction for floats, against
+    four). Returns whether it may have: a sum of each output's values,
+    kept beside it, is NaN when one of them is (or holds both
+    infinities). A NaN already in the output stays, since nothing
+    compares larger. For integers the sum is never NaN, and LLVM drops
+    it and the second pass (:func:`block_row_nan_aware`).
+    """
+    r, row = np.uintp(r), np.uintp(row)
+    maybe_nan = False
+    for o in range(first_out, stop_out):
+        start = np.uintp(o) * np.uintp(block)
+        item = rows[row, start]
+        value = item if first else plain_extreme(out_plane[r, np.uintp(o)], item, find_max)
+        total = item
+        for k in range(1, block):
+            item = rows[row, start + np.uintp(k)]
+            value = plain_extreme(value, item, find_max)
+            total = total + item
+        out_plane[r, np.uintp(o)] = value
+        maybe_nan |= total != total
+    return maybe_nan
+
+@helper
+def block_row_nan_aware(out_plane, r, first_out, stop_out, rows, row, first, block,
+                        find_max):
+    """:func:`block_row_plain` again with the NaN-aware comparison, for a
+    row in which it may have dropped a NaN: the first row from its
+    values again, later rows on top of the first try's results (a max or
+    min of values already counted changes nothing). So the results are
+    the direct loop's, NaN where it puts NaN.
+    """
+    r, row = np.uintp(r), np.uintp(row)
+    for o in range(first_out, stop_out):
+        start = np.uintp(o) * np.uintp(block)
+        item = rows[row, start]
+        value = item if first else extreme(out_plane[r, np.uintp(o)], item, find_max)
+        for k in range(1, block):
+            value = extreme(value, rows[row, start + np.uintp(k)], find_max)
+        out_plane[r, np.uintp(o)] = value
+
+
+@functools.cache
+def block_pool(reduce, block):
+    """The loop for windows side by side along the rows, ``block`` columns wide."""
+    find_max = reduce == MAX
+
+    @loop(separable_tasks)
+    def block_pool(x, window, stride, divide_by, first_task, stop_task, out):
+        """Pooling of windows side by side along the rows: the separable path
+        when ``window_cols == stride_cols == block``, a constant of each
+        compiled copy (up to :data:`BLOCK_MAX`).
+
+        Each window row's ``block`` values are reduced in registers and into
+        the output row (``block_row_sum``, ``block_row_plain``), the window's rows in
+        the direct loop's order, so even float sums are bitwise the direct loop's. The
+        general row pass instead makes ``window_cols`` read-modify-write
+        passes over the output with strided loads. ``divide_by`` > 0 divides
+        the sums (mean). One task is one segment of an output row, as in
+        :func:`separable_pool`.
+        Cost per output: one combine per window element, from registers, and
+        ``window_depth * window_rows`` passes over the output row. Scratch: none.
+        """
+        window_depth, window_rows, window_cols = window
+        stride_depth, stride_rows, stride_cols = stride
+        n_batch, out_depth, out_rows, out_cols = out.shape
+        per_segment, n_segments = segments(out_cols, block, block, SEGMENT)
+        plane_tasks = out_rows * n_segments
+        # A plane (batch item b, output depth d) at a time, counted loops
+        # over its rows and segments, elements indexed in 2-D planes: on
+        # batches of small images, working b, d and r out and taking 1-D row
+        # views for each task cost 3.5x.
+        for plane in range(first_task // plane_tasks, (stop_task - 1) // plane_tasks + 1):
+            b = plane // out_depth
+            d = plane % out_depth
+            first = max(first_task - plane * plane_tasks, 0)
+            stop = min(stop_task - plane * plane_tasks, plane_tasks)
+            out_plane = out[b, d]
+            for r in range(first // n_segments, (stop - 1) // n_segments + 1):
+                for segment in range(max(first - r * n_segments, 0),
+                                     min(stop - r * n_segments, n_segments)):
+                    first_out = segment * per_segment
+                    stop_out = min(out_cols, first_out + per_segment)
+                    for i in range(window_depth):
+                        rows = x[b, d * stride_depth + i]
+                        for j in range(window_rows):
+                            row, first = r * stride_rows + j, i == 0 and j == 0
+                            if reduce == SUM:
+                                block_row_sum(out_plane, r, first_out, stop_out, rows, row, first,
+                                              block)
+                            elif block_row_plain(out_plane, r, first_out, stop_out, rows, row,
+                                                 first, block, find_max):
+                                block_row_nan_aware(out_plane, r, first_out, stop_out, rows, row,
+                                                    first, block, find_max)
+                    if reduce == SUM and divide_by > 0:
+                        # Sums to means, as np.mean (see pool_row).
+                        for o in range(first_out, stop_out):
+                            o = np.uintp(o)
+                            out_plane[np.uintp(r), o] = out_plane[np.uintp(r), o] / divide_by
+
+    return block_pool
+
+
+@functools.cache
+def extreme_2x2_pool(reduce):
+    """The loop for 2x2 max (``reduce`` is MAX) or min windows two columns apart."""
+    find_max = reduce == MAX
+
+    @loop(output_rows)
+    def extreme_2x2_pool(x, window, stride, divide_by, first_task, stop_task, out):
+        """Max or min of 2x2 windows two columns apart: the separable path for
+        the commonest pooling (``window`` is ``(1, 2, 2)``, the column stride 2).
+
+        The two input rows are read once and each output's four values are
+        combined in registers and stored once; :func:`block_pool` makes a
+        pass over the output per window row. A kernel of its own, so its
+        small loop is all that ``max_pool(x, 2)`` compiles. One task is one
+        output row; ``divide_by`` is unused (the arguments are those of every
+        fast pooling loop).
+        Cost per output: 3 combines. Scratch: none.
+        """
+        stride_depth, stride_rows, stride_cols = stride
+        n_batch, out_depth, out_rows, out_cols = out.shape
+        # Plane by plane, as in block_pool.
+        for plane in range(first_task // out_rows, (stop_task - 1) // out_rows + 1):
+            b = plane // out_depth
+            d = plane % out_depth
+            rows = x[b, d * stride_depth]
+            out_plane = out[b, d]
+            for r in range(max(first_task - plane * out_rows, 0),
+                           min(stop_task - plane * out_rows, out_rows)):
+                # Elements indexed in the planes, as in block_row.
+                upper = np.uintp(r * stride_rows)
+                lower = upper + np.uintp(1)
+                for o in range(out_cols):
+                    left = np.uintp(o) * np.uintp(2)
+                    right = left + np.uintp(1)
+                    out_plane[np.uintp(r), np.uintp(o)] = extreme(
+                        extreme(rows[upper, left], rows[lower, left], find_max),
+                        extreme(rows[upper, right], rows[lower, right], find_max), find_max)
+
+    return extreme_2x2_pool

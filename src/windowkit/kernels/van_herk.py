@@ -1,0 +1,112 @@
+"""van Herk / Gil-Werman pooling: 3 row combines per input row, whatever the
+window's height."""
+
+import functools
+
+import numpy as np
+
+from ._jit import loop, scalar
+from .rows import SEGMENT, combine_into, copy_into, depth_row, pool_row, segments
+
+# van Herk keeps one scratch row per row of the window. Its segments narrow
+# when that would pass VAN_HERK_SCRATCH elements (windows over 16 rows on
+# rows over 8192 elements, over 64 rows on 2048), down to MIN_SEGMENT: a
+# window of 2000 rows then keeps 2000 rows of 512, not of 8192 (128 MB per
+# thread in float64).
+VAN_HERK_SCRATCH = 1 << 17
+MIN_SEGMENT = 1 << 9
+
+
+@scalar
+def van_herk_segment(window_rows):
+    """The segment size :func:`van_herk_pool` uses for a window this tall."""
+    return max(min(SEGMENT, VAN_HERK_SCRATCH // window_rows), MIN_SEGMENT)
+
+
+def van_herk_tasks(out, window, stride, *args):
+    """How many tasks :func:`van_herk_pool` has for ``out``: row blocks x segments."""
+    n_batch, out_depth, out_rows, out_cols = out.shape
+    n_blocks = (out_rows - 1) * stride[1] // window[1] + 1
+    size = van_herk_segment(window[1])
+    n_segments = segments(out_cols, window[2], stride[2], size)[1]
+    return n_batch * out_depth * n_blocks * n_segments
+
+
+@functools.cache
+def van_herk_pool(reduce, doubling):
+    """The van Herk loop for ``reduce``, its rows pooled by doubling spans
+    (``doubling``) or directly."""
+
+    @loop(van_herk_tasks)
+    def van_herk_pool(x, window, stride, divide_by, first_task, stop_task, out):
+        """Pooling with 3 row combines per input row, whatever the window's height.
+
+        van Herk/Gil-Werman along the rows: input rows are cut into blocks of
+        ``window_rows``. A window starting at row ``a`` covers the end of its
+        block (the suffix from ``a``) and the start of the next one (a
+        running prefix), so each output row is one combine of two
+        precomputed rows, then pooled along its length
+        (:func:`~windowkit.kernels.rows.pool_row`). Each input row is combined
+        over the window's depth, then into one suffix and one prefix. Sums
+        never subtract, so their error does not grow with the image. One task
+        is one block of rows, one segment wide (:func:`van_herk_segment`).
+        Cost per output: about ``2 * window_depth * stride_rows + 1``
+        combines per input column, plus the row pooling. Scratch:
+        ``window_rows + 2`` segments of :func:`van_herk_segment` elements.
+        """
+        window_depth, window_rows, window_cols = window
+        stride_depth, stride_rows, stride_cols = stride
+        n_batch, out_depth, out_rows, out_cols = out.shape
+        last_start = (out_rows - 1) * stride_rows
+        n_blocks = last_start // window_rows + 1
+        size = van_herk_segment(window_rows)
+        per_segment, n_segments = segments(out_cols, window_cols, stride_cols, size)
+        span = (min(per_segment, out_cols) - 1) * stride_cols + window_cols
+        suffix_space = np.empty((window_rows, span), out.dtype)
+        prefix_space = np.empty(span, out.dtype)
+        scratch_space = np.empty(span, out.dtype)
+        for task in range(first_task, stop_task):
+            block_task = task // n_segments
+            b = block_task // (out_depth * n_blocks)
+            d = block_task // n_blocks % out_depth
+            block_start = block_task % n_blocks * window_rows
+            first_out = task % n_segments * per_segment
+            stop_out = min(out_cols, first_out + per_segment)
+            first_col = first_out * stride_cols
+            width = (stop_out - first_out - 1) * stride_cols + window_cols
+            prefix = prefix_space[:width]
+            first_depth = d * stride_depth
+            # One input row per step i, combined over the window's depth.
+            # Steps 0 to window_rows - 1 read the block's rows, last first:
+            # suffix t, the reduction of rows block_start + t to the block's
+            # end, is row t of suffix_space (indexed [t, :width], a
+            # contiguous row for Numba). Later steps read the next block's
+            # rows into the running prefix. Step window_rows - 1 + t
+            # completes the window starting at block_start + t: suffix t
+            # combined with the prefix.
+            for i in range(2 * window_rows - 1):
+                if i < window_rows:
+                    t = window_rows - 1 - i
+                    if i > 0:
+                        copy_into(suffix_space[t, :width], suffix_space[t + 1, :width])
+                    target, row, first = suffix_space[t, :width], block_start + t, i == 0
+                else:
+                    t = i - window_rows + 1
+                    if block_start + t > last_start:
+                        break
+                    target, row, first = prefix, block_start + t + window_rows - 1, t == 1
+                depth_row(x, b, first_depth, window_depth, row, first_col, target, first, reduce)
+                if i < window_rows - 1:
+                    continue
+                t = i - window_rows + 1
+                start = block_start + t
+                if start % stride_rows != 0:
+                    continue
+                # Suffix t is not read again: combine and pool it in place.
+                window_row = suffix_space[t, :width]
+                if t > 0:
+                    combine_into(window_row, prefix, reduce)
+                pool_row(window_row, window_cols, stride_cols, divide_by, scratch_space[:width],
+                         out[b, d, start // stride_rows, first_out:stop_out], reduce, doubling)
+
+    return van_herk_pool
