@@ -108,23 +108,20 @@ def test_block_labels_do_not_grow_with_each_compile(tmp_path):
     """Numba renumbers inlined blocks from the largest label the process has
     used; nested inlining multiplied it with every compile, until LLVM
     rejected the block names (after ~400 compiles). Helpers inline one level
-    deep, so the labels grow by a few hundred per compile: after compiling
-    every fast loop for several dtypes and layouts in a fresh process (empty
-    cache), the largest label still has few digits."""
+    deep, so the labels grow by a few hundred per compile: eight compiles of
+    the largest loops in a fresh process (empty cache) left the largest
+    label at 5064 (the nested inlining of before: 26 digits after six)."""
     code = """if True:
         import numpy as np, windowkit as wk
         from numba.core import ir_utils
         x = np.random.default_rng(0).random((12, 40))
-        for dtype in (np.float64, np.float32, np.uint8):
+        for dtype in (np.float64, np.uint8):
             for layout in (x, x[:, ::2]):
-                for method in ("separable", "van_herk"):
-                    for window, stride in ((3, 1), (2, 2), ((3, 9), 1)):
-                        for reduce in ("max", "sum"):
-                            wk.pool(layout.astype(dtype), window, stride, reduce=reduce,
-                                    method=method)
-        print(len(str(ir_utils._the_max_label._value)))
+                for method, window, stride in (("separable", 2, 2), ("van_herk", (3, 9), 1)):
+                    wk.pool(layout.astype(dtype), window, stride, reduce="max", method=method)
+        print(ir_utils._the_max_label._value)
     """
     env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path))
-    digits = subprocess.run([sys.executable, "-c", code], env=env, check=True,
-                            capture_output=True, text=True).stdout
-    assert int(digits) < 8
+    label = subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                           capture_output=True, text=True).stdout
+    assert int(label) < 20_000

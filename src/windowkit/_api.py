@@ -155,29 +155,16 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
         teaching). ``"strided"``: the vectorised stride-trick reference of
         :mod:`windowkit.strided`.
     method : {"auto", "direct", "separable", "van_herk"}
-        The algorithm of the ``"numba"`` and ``"python"`` loops; see
-        :mod:`windowkit.kernels` for each loop and its cost.
-        ``"direct"``: the textbook loop, window size operations per output,
-        not vectorised. ``"separable"``: for each output row, the window's
-        rows are combined element by element into one row, which is then
-        pooled along its length; both loops run along contiguous rows
-        (packed SIMD), window height (x depth) + window width operations per
-        output. ``"van_herk"``: van Herk/Gil-Werman blocks along the rows,
-        about 3 row operations per output whatever the window's height, then
-        the same pooling along the row. Along rows, windows 8 or more wide
-        use doubling spans (about log2(width) vectorised passes; sums take
-        one span per set bit of the width, nothing subtracted). Windows as
-        wide as their column stride, up to 8, are reduced a window row at a
-        time in registers under ``"separable"`` (bitwise the direct loop's
-        result, float sums included). ``"auto"``
-        runs van Herk when it combines fewer input rows per output row than
-        separable, else separable; :func:`choose_method` says which and
-        why. Every method
-        gives the direct loop's result: exactly for max, min and integer
-        sums, and for float sums to rounding (the order of additions
-        differs; the tests bound it by 2 (n - 1) eps sum(|x|) for a window
-        of n elements, and no method subtracts, so the error does not grow
-        with the array).
+        The algorithm of the ``"numba"`` and ``"python"`` loops.
+        ``"direct"``: the textbook loop, window size operations per output.
+        ``"separable"``: the window's rows combined into one row, then
+        pooled along it, both vectorised. ``"van_herk"``: van Herk/Gil-Werman
+        blocks along the rows, about 3 row operations per output whatever
+        the window's height. ``"auto"`` picks by a cost model;
+        :func:`choose_method` says which and why. Every method gives the
+        direct loop's result: exactly for max, min and integer sums, and for
+        float sums to rounding. docs/methods.md describes each method, its
+        cost and its exactness.
 
     Returns
     -------
@@ -201,11 +188,10 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
     gives NaN. No method allocates more than the output and a few scratch
     rows per thread (van Herk: window height + 2 rows). A call that repeats
     an earlier one's input shape, strides and dtype and its arguments
-    (plain ints, no ``out``) skips validation and dispatch: it replays the
-    plan the earlier call kept (256 plans are kept at most). float16 and
-    non-native byte order inputs are first converted to a native float32 /
-    native copy, since Numba computes on neither. Complex sums and means
-    run the fast methods on the real and imaginary parts.
+    (plain ints and strings) replays the plan the earlier call worked out
+    (256 plans are kept at most): validation, method choice and dispatch
+    run once. float16 and non-native byte order inputs are first converted
+    to a native float32 / native copy, since Numba computes on neither.
 
     Examples
     --------
@@ -335,20 +321,14 @@ def correlate(x, kernel, stride=1, *, axes=None, out=None, impl="numba", method=
     method : {"auto", "direct", "rows", "fft"}
         ``"direct"``: the textbook loop, one multiply-add per kernel element
         per output. ``"rows"``: the same sum, term for term and in the same
-        order, so bitwise the same result, with the loop over output
-        columns innermost, so that it compiles to packed SIMD instructions.
-        ``"fft"``: overlap-save with ``scipy.fft`` on tiles of 256 x 256
-        (see :mod:`windowkit.kernels.fft`), about ``log2(tile)`` operations per
-        input element whatever the kernel, computed at stride 1; float and
-        complex data only (an integer result would lose its exactness),
-        within ``10 * eps * log2(tile elements) * max|x| * sum|kernel|``
-        of the direct sum per output; data holding a NaN or an infinity,
-        which a transform would spread over its tile, runs ``"rows"``
-        instead.
-        ``"auto"`` runs ``"fft"`` for float data of at least 2**16
-        elements when the direct sum would take at least 256 multiply-adds
-        per input element (a 16 x 16 kernel at stride 1), else ``"rows"``;
-        :func:`choose_method` says which and why.
+        order (bitwise the same result), vectorised along the output row.
+        ``"fft"``: overlap-save with ``scipy.fft`` on tiles (see
+        :mod:`windowkit.kernels.fft`), float and complex data only, within
+        ``10 * eps * log2(tile elements) * max|x| * sum|kernel|`` of the
+        direct sum per output; data holding a NaN or an infinity runs
+        ``"rows"`` instead. ``"auto"`` runs ``"fft"`` for large float
+        kernels on large inputs, else ``"rows"``; :func:`choose_method`
+        says which and why, docs/methods.md how each method works.
 
     Returns
     -------

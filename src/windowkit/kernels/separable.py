@@ -24,7 +24,7 @@ def separable_tasks(out, window, stride, *args):
     """How many tasks :func:`separable_pool` and :func:`block_pool` have for ``out``:
     row segments."""
     n_batch, out_depth, out_rows, out_cols = out.shape
-    n_segments = segments(out_cols, window[2], stride[2], SEGMENT)[1]
+    n_segments = segments.py_func(out_cols, window[2], stride[2], SEGMENT)[1]
     return n_batch * out_depth * out_rows * n_segments
 
 
@@ -199,7 +199,9 @@ def block_pool(reduce, block):
         window_depth, window_rows, window_cols = window
         stride_depth, stride_rows, stride_cols = stride
         n_batch, out_depth, out_rows, out_cols = out.shape
-        per_segment, n_segments = segments(out_cols, block, block, SEGMENT)
+        # window_cols == stride_cols == block; the variables, not the
+        # constant, so that segments compiles once for every width.
+        per_segment, n_segments = segments(out_cols, window_cols, stride_cols, SEGMENT)
         plane_tasks = out_rows * n_segments
         # A plane (batch item b, output depth d) at a time, counted loops
         # over its rows and segments, elements indexed in 2-D planes: on

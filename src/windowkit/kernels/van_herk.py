@@ -27,8 +27,8 @@ def van_herk_tasks(out, window, stride, *args):
     """How many tasks :func:`van_herk_pool` has for ``out``: row blocks x segments."""
     n_batch, out_depth, out_rows, out_cols = out.shape
     n_blocks = (out_rows - 1) * stride[1] // window[1] + 1
-    size = van_herk_segment(window[1])
-    n_segments = segments(out_cols, window[2], stride[2], size)[1]
+    size = van_herk_segment.py_func(window[1])
+    n_segments = segments.py_func(out_cols, window[2], stride[2], size)[1]
     return n_batch * out_depth * n_blocks * n_segments
 
 
