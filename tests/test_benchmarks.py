@@ -14,13 +14,13 @@ from windowkit.kernels import _jit
 
 CASES = [
     (bench_pool.PoolLarge, "time_pool", ("max", 3, 1)),
-    (bench_pool.Pool, "time_pool", ("mean", 5, "block", "float64")),
+    (bench_pool.Pool, "time_pool", ("mean", 3, "block", "float64")),
     (bench_pool.PoolBatch, "time_pool", ("max", 2, 2)),
     (bench_pool.Pool, "time_pool", ("mean", 16, 2, "uint8")),
     (bench_pool.PoolReductions, "time_pool", ("min", 4, 2, "numba")),
     (bench_pool.PoolReductions, "time_pool", ("sum", 2, 1, "numba")),
     (bench_correlate.CorrelateLarge, "time_correlate", (3, 1)),
-    (bench_correlate.Correlate, "time_correlate", (5, 2, "uint8")),
+    (bench_correlate.Correlate, "time_correlate", (8, 2, "uint8")),
     (bench_correlate.CorrelateBatch, "time_correlate", (3, 2)),
     (bench_correlate.Convolve, "time_convolve", (11, "numba")),
     (bench_loops.Loops, "time_op", ("correlate 3x3", "numba")),

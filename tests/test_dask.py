@@ -197,6 +197,13 @@ def test_errors():
     unknown = lazy_x[lazy_x[:, 0] > 0]
     with pytest.raises(ValueError, match="unknown chunk sizes"):
         wk.max_pool(unknown, 2)
+    # Long doubles: the error when the graph is built, not when it runs.
+    long_x = lazy_x.astype(np.longdouble)
+    with pytest.raises(TypeError, match="which Numba cannot compute in"):
+        wk.max_pool(long_x, 2)
+    with pytest.raises(TypeError, match="which Numba cannot compute in"):
+        wk.correlate(lazy_x, np.ones((2, 2), np.longdouble))
+    same(wk.max_pool(long_x, 2, impl="strided"), wk.max_pool(long_x.compute(), 2, impl="strided"))
 
 
 def test_core_import_does_not_import_dask():

@@ -162,6 +162,7 @@ def pool(x, window, stride, reduce, axes, out, impl, method):
     v.check_choice(impl, "impl", v.IMPLS)
     v.check_choice(method, "method", v.POOL_METHODS)
     check_input(x, out)
+    _plan.refuse_long_double(x.dtype, impl, "x")
     geometry = v.geometry(x.shape, window, stride, axes, default_stride="window")
     if method == "auto":
         # The whole array's choice, in every block: blocks are smaller, and
@@ -187,6 +188,7 @@ def correlate(x, kernel, stride, axes, out, impl, method, flip):
     kernel = v.as_kernel_array(kernel)
     geometry = v.geometry(x.shape, kernel.shape, stride, axes, name="kernel")
     result_dtype = v.correlate_dtype(x.dtype, kernel.dtype)
+    _plan.refuse_long_double(result_dtype, impl, "the result")
     method = _plan.correlate_method(method, x.shape, geometry, result_dtype)
     return windowed(
         x, geometry, result_dtype, _correlate_block, geometry.stride,

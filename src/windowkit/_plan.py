@@ -134,14 +134,14 @@ def _staging(dtype, impl):
 
     Numba computes on neither float16 (float32 then) nor byte-swapped data.
     """
-    _refuse_long_double(dtype, impl, "x")
+    refuse_long_double(dtype, impl, "x")
     native = dtype.newbyteorder("=")
     if native == np.float16:
         return np.dtype(np.float32)
     return None if dtype.isnative else native
 
 
-def _refuse_long_double(dtype, impl, name):
+def refuse_long_double(dtype, impl, name):
     """Long doubles reach no compiled loop: Numba has no such type. The
     interpreted loops and the stride-trick reference compute in them."""
     if dtype.char in "gG" and impl == "numba":
@@ -275,7 +275,7 @@ def correlate_plan(shape, dtype, kernel, stride, axes, method, impl, flip):
                                                           weights, out)
         return plan
     plan.stage = _staging(dtype, impl)
-    _refuse_long_double(result, impl, "the result")  # a long double kernel
+    refuse_long_double(result, impl, "the result")  # a long double kernel
     plan.compute = weights.dtype
     weights = np.ascontiguousarray(weights.reshape(_methods.pad3(weights.shape, 1)))
     stride3 = _methods.pad3(geometry.stride, 1)

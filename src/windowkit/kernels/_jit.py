@@ -3,8 +3,8 @@
 Every kernel is a plain Python function over a range of independent tasks,
 ``func(*args, first_task, stop_task, out)``, wrapped in a :class:`Loop`:
 
-- ``loop.python`` is the function itself, run by the interpreter
-  (``impl="python"``); its helpers are plain Python there too;
+- ``loop.python`` is the same code run by the interpreter
+  (``impl="python"``), its helpers too (:func:`interpreted`);
 - ``loop.dispatcher`` is the function compiled by Numba under
   :data:`POLICY`, and :meth:`Loop.run` calls it for one explicit signature
   per dtype and input layout (see :meth:`Loop.entry`).
