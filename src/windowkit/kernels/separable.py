@@ -221,14 +221,14 @@ def block_pool(reduce, block):
                     for i in range(window_depth):
                         rows = x[b, d * stride_depth + i]
                         for j in range(window_rows):
-                            row, first = r * stride_rows + j, i == 0 and j == 0
+                            row, first_row = r * stride_rows + j, i == 0 and j == 0
                             if reduce == SUM:
-                                block_row_sum(out_plane, r, first_out, stop_out, rows, row, first,
-                                              block)
+                                block_row_sum(out_plane, r, first_out, stop_out, rows, row,
+                                              first_row, block)
                             elif block_row_plain(out_plane, r, first_out, stop_out, rows, row,
-                                                 first, block, find_max):
+                                                 first_row, block, find_max):
                                 block_row_nan_aware(out_plane, r, first_out, stop_out, rows, row,
-                                                    first, block, find_max)
+                                                    first_row, block, find_max)
                     if reduce == SUM and divide_by > 0:
                         # Sums to means, as np.mean (see pool_row).
                         for o in range(first_out, stop_out):
