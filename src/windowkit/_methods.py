@@ -42,34 +42,40 @@ def pad3(values, fill):
     return (fill,) * (3 - len(values)) + tuple(values)
 
 
+def rows_per_output_row(geometry, method):
+    """How many input rows ``method`` ("separable" or "van_herk") combines per output row."""
+    window_depth, window_rows, _ = pad3(geometry.window, 1)
+    stride_rows = pad3(geometry.stride, 1)[1]
+    if method == "van_herk":
+        # Each input row (over the window's depth) into one suffix and one
+        # prefix, then one more combine per output row.
+        return 2 * window_depth * min(stride_rows, window_rows) + 1
+    return window_depth * window_rows
+
+
 @functools.lru_cache(maxsize=256)
 def choose_pool_method(shape, geometry):
     """separable or van_herk, by how many input rows each combines per output row.
 
     Cached: the same shapes come back call after call.
     """
-    window_depth, window_rows, window_cols = pad3(geometry.window, 1)
-    _, stride_rows, stride_cols = pad3(geometry.stride, 1)
-    separable = window_depth * window_rows
-    # van Herk combines each input row (over the window's depth) into one
-    # suffix and one prefix, then one more combine per output row.
-    van_herk = 2 * window_depth * min(stride_rows, window_rows) + 1
+    window_rows, stride_rows = pad3(geometry.window, 1)[1], pad3(geometry.stride, 1)[1]
+    separable = rows_per_output_row(geometry, "separable")
+    van_herk = rows_per_output_row(geometry, "van_herk")
     reason = (
         f"window rows {window_rows} at stride {stride_rows}: van Herk combines {van_herk} "
         f"input rows per output row, separable {separable}"
     )
-    method, rows = ("van_herk", van_herk) if van_herk < separable else ("separable", separable)
-    return MethodChoice(method, reason, pool_work(shape, geometry, method, rows))
+    method = "van_herk" if van_herk < separable else "separable"
+    return MethodChoice(method, reason, pool_work(shape, geometry, method))
 
 
-def pool_work(shape, geometry, method, rows=None):
+def pool_work(shape, geometry, method):
     """Estimated element operations of pooling by ``method``: row combines,
     then pooling along the rows (the direct loop: output times window)."""
     out_size = math.prod(geometry.out_shape)
     if method == "direct":
         return out_size * math.prod(geometry.window)
-    if rows is None:
-        return choose_pool_method(shape, geometry).work
     window_cols = geometry.window[-1]
     stride_cols = geometry.stride[-1]
     row_axis = geometry.axes[-1]
@@ -78,7 +84,7 @@ def pool_work(shape, geometry, method, rows=None):
         along_row = stride_cols * (window_cols.bit_length() - 1) + 2
     else:
         along_row = window_cols
-    return out_rows * shape[row_axis] * rows + out_size * along_row
+    return out_rows * shape[row_axis] * rows_per_output_row(geometry, method) + out_size * along_row
 
 
 def choose_correlate_method(shape, geometry, dtype):
@@ -108,8 +114,3 @@ def correlate_work(shape, geometry, method):
     if method == "fft":
         return fft.work(math.prod(shape))
     return math.prod(geometry.out_shape) * math.prod(geometry.window)
-
-
-def n_threads(work, available):
-    """Threads for a call of ``work`` estimated element operations."""
-    return available if work >= THREADS_MIN_WORK else 1
