@@ -10,9 +10,13 @@ import pathlib
 # its cache in a folder named after every kernel source, so it never runs a
 # stale loop. Set before Numba is imported.
 _KERNELS = pathlib.Path(__file__).parents[1] / "src" / "windowkit" / "kernels"
+# Numba's cache is not safe for processes writing one folder at once (two
+# may take the same data file name, and an index entry can then point at the
+# other's machine code), so each pytest-xdist worker has a folder of its own.
 _SOURCES = hashlib.sha256(b"".join(p.read_bytes() for p in sorted(_KERNELS.glob("*.py"))))
 os.environ.setdefault("NUMBA_CACHE_DIR", str(
-    pathlib.Path(__file__).parents[1] / ".numba-cache" / _SOURCES.hexdigest()[:16]))
+    pathlib.Path(__file__).parents[1] / ".numba-cache" / _SOURCES.hexdigest()[:16]
+    / os.environ.get("PYTEST_XDIST_WORKER", "main")))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -32,26 +36,59 @@ settings.load_profile("windowkit")
 SIGNATURE_BUDGET = 540
 
 
+def compiled():
+    """Every signature this process compiled (or loaded), each named by its
+    loop or scalar function, the constants of its copy and its types."""
+    names = []
+    for dispatcher in [loop.dispatcher for loop in _jit.LOOPS] + _jit.SCALARS:
+        func = dispatcher.py_func
+        constants = [cell.cell_contents for cell in func.__closure__ or ()
+                     if isinstance(cell.cell_contents, (bool, int))]
+        names += [f"{func.__name__} {constants} {signature}" for signature in dispatcher.signatures]
+    return names
+
+
+# What each pytest-xdist worker compiled, gathered by the controller.
+_WORKERS = []
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    _WORKERS.append(getattr(node, "workeroutput", {}).get("windowkit_compiled", []))
+
+
+def _suite_compiled():
+    """``(distinct, compiles)``: the signatures the run compiled, counted
+    once, and how many compiles that took over every process."""
+    processes = _WORKERS or [compiled()]
+    return sorted(set().union(*processes)), sum(map(len, processes))
+
+
 def pytest_terminal_summary(terminalreporter):
-    count = _jit.compiled_signatures()
-    verdict = "over the budget: the run fails" if count > SIGNATURE_BUDGET else "within"
+    distinct, compiles = _suite_compiled()
+    verdict = "over the budget: the run fails" if len(distinct) > SIGNATURE_BUDGET else "within"
+    processes = f" ({compiles} compiles in {len(_WORKERS)} workers)" if _WORKERS else ""
     terminalreporter.write_line(
-        f"windowkit: {count} compiled signatures in {len(_jit.LOOPS)} loop copies, "
+        f"windowkit: {len(distinct)} compiled signatures{processes}, "
         f"{verdict} the budget of {SIGNATURE_BUDGET} (tests/conftest.py)")
     by_name = {}
-    for dispatcher in [loop.dispatcher for loop in _jit.LOOPS] + _jit.SCALARS:
-        name = dispatcher.py_func.__name__
-        by_name[name] = by_name.get(name, 0) + len(dispatcher.signatures)
-    counts = [f"{name} {n}" for name, n in sorted(by_name.items(), key=lambda item: -item[1]) if n]
+    for name in distinct:
+        function = name.split(" ", 1)[0]
+        by_name[function] = by_name.get(function, 0) + 1
+    counts = [f"{name} {n}" for name, n in sorted(by_name.items(), key=lambda item: -item[1])]
     if counts:
         terminalreporter.write_line("  by function: " + ", ".join(counts))
 
 
 def pytest_sessionfinish(session, exitstatus):
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: the controller counts
+        workeroutput["windowkit_compiled"] = compiled()
+        return
     # Only a whole run is held to the budget; a selection compiles less.
     if session.config.option.keyword or session.config.args != session.config.getini("testpaths"):
         return
-    if _jit.compiled_signatures() > SIGNATURE_BUDGET:
+    if len(_suite_compiled()[0]) > SIGNATURE_BUDGET:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 DTYPES = [
