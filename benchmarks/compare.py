@@ -55,15 +55,16 @@ class Unsupported(Exception):
 
 
 class Case:
-    """One operation on one input: ``op`` is max, min, mean or correlate."""
+    """One operation on one input: ``op`` is max, min, mean or correlate;
+    ``layout`` "C" or "F" (Fortran order, as from a transpose or MATLAB)."""
 
-    def __init__(self, op, shape, dtype, window, stride):
+    def __init__(self, op, shape, dtype, window, stride, layout="C"):
         self.op, self.shape, self.dtype = op, shape, np.dtype(dtype)
-        self.window, self.stride = window, stride
+        self.window, self.stride, self.layout = window, stride, layout
 
     @property
     def label(self):
-        size = "×".join(map(str, self.shape))
+        size = "×".join(map(str, self.shape)) + (" F-order" if self.layout == "F" else "")
         if self.op == "correlate":
             return f"{size} {self.dtype.name}, correlate {self.window}×{self.window}" + (
                 f" stride {self.stride}" if self.stride != 1 else "")
@@ -71,6 +72,8 @@ class Case:
 
     def inputs(self):
         x = make_input(self.shape, self.dtype)
+        if self.layout == "F":
+            x = np.asfortranarray(x)
         kernel = make_input((self.window, self.window), self.dtype, seed=1) if self.op == "correlate" else None
         return x, kernel
 
@@ -82,6 +85,7 @@ TABLE_CASES = [
     Case("mean", (512, 512), "float64", 4, 4),
     Case("max", (4096, 4096), "float32", 3, 1),
     Case("max", (4096, 4096), "float32", 2, 2),
+    Case("max", (2048, 2048), "float32", 3, 1, layout="F"),
     Case("max", (2048, 2048), "float32", 31, 1),
     Case("mean", (2048, 2048), "float32", 15, 1),
     Case("max", (60000, 28, 28), "uint8", 2, 2),
@@ -116,7 +120,7 @@ def _valid_slice(full, case, anchor):
     ``full[..., j]`` holds the window that starts at ``j - anchor``; keep the
     ones that start at ``0, s, 2s, ...`` and end inside the input.
     """
-    n_out = wk.output_shape(case.shape, case.window, case.stride)[-2:]
+    n_out = wk.output_shape(full.shape, case.window, case.stride)[-2:]
     keep = tuple(slice(anchor, anchor + (n - 1) * case.stride + 1, case.stride) for n in n_out)
     return full[(...,) + keep]
 
@@ -181,6 +185,10 @@ def run_opencv(case, x, kernel):
     k = case.window
     if x.dtype not in (np.uint8, np.float32, np.float64):
         raise Unsupported(x.dtype.name)
+    if x.ndim == 2 and not x.flags.c_contiguous:
+        # OpenCV takes C-ordered images: an F-ordered one's transpose is one
+        # (and the windows are square), so filter that and transpose back.
+        return run_opencv(case, x.T, None if kernel is None else kernel.T).T
     # OpenCV filters 2-D images: stack a batch's images into rows. The valid
     # windows never reach across two images, so the crop below is exact.
     image = x.reshape(-1, x.shape[-1])

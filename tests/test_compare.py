@@ -25,6 +25,9 @@ SMALL_CASES = [
     compare.Case("correlate", (37, 41), "float64", 3, 1),
     compare.Case("correlate", (37, 41), "float64", 11, 1),
     compare.Case("correlate", (45, 39), "float32", 4, 2),
+    # Fortran order, not square: a peer that transposes must transpose back.
+    compare.Case("max", (45, 39), "float32", 3, 1, layout="F"),
+    compare.Case("correlate", (37, 41), "float64", 3, 2, layout="F"),
 ]
 OPTIONAL = {"OpenCV": "cv2", "PyTorch": "torch"}
 

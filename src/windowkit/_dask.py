@@ -176,8 +176,10 @@ def pool(x, window, stride, reduce, axes, out, impl, method):
     )
 
 
+# Blocks run their axes in the whole array's order, never their memory
+# order: the row-axis units above assume it.
 def _pool_block(block, *, window, stride, axes, reduce, impl, method):
-    return _plan.pool(block, window, stride, axes, reduce, method, impl)
+    return _plan.pool(block, window, stride, axes, reduce, method, impl, memory_order=False)
 
 
 def correlate(x, kernel, stride, axes, out, impl, method, flip):
@@ -198,4 +200,4 @@ def correlate(x, kernel, stride, axes, out, impl, method, flip):
 
 
 def _correlate_block(block, *, kernel, stride, axes, impl, method, flip):
-    return _plan.correlate(block, kernel, stride, axes, method, impl, flip)
+    return _plan.correlate(block, kernel, stride, axes, method, impl, flip, memory_order=False)

@@ -16,6 +16,7 @@ kernel is an array, not a key).
 This module knows nothing of :mod:`windowkit._api` or Dask.
 """
 
+import functools
 import math
 
 import numba
@@ -45,24 +46,30 @@ class Plan:
     """One call worked out for inputs of one shape, strides and dtype."""
 
     __slots__ = ("out_shape", "dtype", "others", "impl", "reference", "loop", "args", "stage",
-                 "compute", "parts", "axes", "last_axes", "target_shape", "divide_by", "threaded",
-                 "x_shape4", "target_shape4", "prepared")
+                 "compute", "parts", "axes", "order", "inverse", "follow_layout", "target_shape",
+                 "divide_by", "threaded", "x_shape4", "target_shape4", "prepared")
 
     def __call__(self, x, out=None):
         """Compute into ``out`` (checked) or a new array, and return it."""
-        out = v.prepare_out(out, self.out_shape, self.dtype, x, *self.others)
+        if out is None and self.follow_layout:
+            # Laid out as x is (numpy's order="K"): the loops write it in place.
+            out = np.empty(self.target_shape, self.dtype).transpose(self.inverse)
+        else:
+            out = v.prepare_out(out, self.out_shape, self.dtype, x, *self.others)
         if self.reference is not None:  # impl="strided"
             return self.reference(x, out)
         if self.stage is not None:
             x = x.astype(self.stage)
         elif not x.flags.aligned:
-            x = x.copy()
-        moved = self.axes != self.last_axes
+            x = x.copy(order="K")  # keeps the layout the plan was made for
+        # The loops take the batch axes first, then the windowed ones, and
+        # write C-contiguous outputs in that order.
+        moved = self.order != tuple(range(x.ndim))
         if moved:
-            x = np.moveaxis(x, self.axes, self.last_axes)
-        # The loops write C-contiguous outputs in the moved axes' order.
-        direct_out = not moved and out.dtype == self.compute and out.flags.c_contiguous
-        target = out if direct_out else np.empty(self.target_shape, self.compute)
+            x = x.transpose(self.order)
+        out_view = out.transpose(self.order) if moved else out
+        direct_out = out_view.dtype == self.compute and out_view.flags.c_contiguous
+        target = out_view if direct_out else np.empty(self.target_shape, self.compute)
         n_threads = numba.get_num_threads() if self.threaded else 1
         if self.parts:
             # Sums are linear: pool the real and imaginary parts as float
@@ -77,8 +84,8 @@ class Plan:
             # As np.mean: dividing by an intp count computes complex64 and
             # float32 means in double precision, then rounds once.
             np.divide(target, np.intp(self.divide_by), out=target)
-        if target is not out:
-            out[...] = np.moveaxis(target, self.last_axes, self.axes) if moved else target
+        if target is not out_view:
+            out_view[...] = target
         return out
 
     def _run(self, x, target, n_threads):
@@ -109,7 +116,9 @@ class Plan:
             run_tasks(function, args, out4, n_tasks, 1 if self.impl == "python" else n_threads)
 
 
-def _new_plan(shape, geometry, dtype, impl, others=()):
+def _new_plan(shape, geometry, dtype, impl, order=None, others=()):
+    """A plan's shapes and axis order; ``order`` from :func:`in_memory_order`
+    (None: the default order)."""
     plan = Plan()
     plan.out_shape = geometry.out_shape
     plan.dtype = dtype
@@ -117,16 +126,55 @@ def _new_plan(shape, geometry, dtype, impl, others=()):
     plan.impl = impl
     plan.reference = None
     plan.axes = geometry.axes
-    plan.last_axes = last_axes(len(geometry.out_shape), len(geometry.axes))
-    moved_order = [axis for axis in range(len(geometry.out_shape)) if axis not in geometry.axes]
-    order = moved_order + list(geometry.axes)
-    plan.target_shape = tuple(geometry.out_shape[axis] for axis in order)
+    plan.order = order or default_order(len(shape), geometry.axes)
+    plan.inverse = tuple(int(axis) for axis in np.argsort(plan.order))
+    plan.follow_layout = order is not None
+    plan.target_shape = tuple(geometry.out_shape[axis] for axis in plan.order)
     plan.target_shape4 = folded_shape(plan.target_shape, len(geometry.axes))
-    plan.x_shape4 = folded_shape(tuple(shape[axis] for axis in order), len(geometry.axes))
+    plan.x_shape4 = folded_shape(tuple(shape[axis] for axis in plan.order), len(geometry.axes))
     plan.prepared = {}
     plan.parts = False
     plan.divide_by = None
     return plan
+
+
+def default_order(ndim, axes):
+    """The batch axes in their order, then the windowed ones in the caller's."""
+    return tuple(axis for axis in range(ndim) if axis not in axes) + tuple(axes)
+
+
+def in_memory_order(geometry, shape, strides):
+    """``(geometry, order)``: ``geometry`` with its windowed axes in the
+    order the loops run them, and the order of every axis (None: the default).
+
+    The loops read along their last axis. When every windowed axis varies
+    faster in memory than every batch axis (Fortran order, a transposed
+    view), both kinds are taken in memory order, slowest first, so that the
+    loops read rows along memory and a contiguous input stays contiguous;
+    otherwise (or for a Dask block, ``strides=None``) the batch axes keep
+    their order and the windowed axes the caller's. Axes of length 1 or
+    stride 0 say nothing about the layout and count as the slowest.
+    """
+    order = default_order(len(shape), geometry.axes)
+    if strides is None:
+        return geometry, None
+
+    def pace(axis):
+        return math.inf if shape[axis] == 1 or strides[axis] == 0 else abs(strides[axis])
+
+    batch = order[: len(order) - len(geometry.axes)]
+    window_paces = [pace(axis) for axis in geometry.axes if pace(axis) < math.inf]
+    if not window_paces or max(window_paces) >= min(map(pace, batch), default=math.inf):
+        return geometry, None
+    by_pace = functools.partial(sorted, key=pace, reverse=True)  # stable: ties keep their order
+    memory = tuple(by_pace(batch)) + tuple(by_pace(geometry.axes))
+    if memory == order:
+        return geometry, None  # C order already
+    position = [geometry.axes.index(axis) for axis in memory[len(batch):]]
+    return v.Geometry(tuple(geometry.axes[j] for j in position),
+                      tuple(geometry.window[j] for j in position),
+                      tuple(geometry.stride[j] for j in position),
+                      geometry.out_shape), memory
 
 
 def _staging(dtype, impl):
@@ -152,11 +200,6 @@ def refuse_long_double(dtype, impl, name):
         )
 
 
-def last_axes(ndim, n_window_dims):
-    """The last ``n_window_dims`` axes of an array of ``ndim`` dimensions."""
-    return tuple(range(ndim - n_window_dims, ndim))
-
-
 def folded_shape(shape, n_window_dims):
     """``shape`` (batch axes, then windowed axes) as (batch, depth, rows, cols)."""
     batch = math.prod(shape[: len(shape) - n_window_dims])
@@ -176,19 +219,26 @@ _PLANS = {}
 MAX_PLANS = 256
 
 
-def pool(x, window, stride, axes, reduce, method, impl, out=None):
-    """Pool ``x`` (an array-like, not Dask): the plan for it, run."""
+def pool(x, window, stride, axes, reduce, method, impl, out=None, memory_order=True):
+    """Pool ``x`` (an array-like, not Dask): the plan for it, run.
+
+    ``memory_order=False`` keeps the axes' order whatever the layout (see
+    :func:`in_memory_order`).
+    """
     if type(x) is np.ndarray and _plain_pool_args(window, stride, axes, reduce, method, impl):
-        key = (x.shape, x.strides, x.dtype, window, stride, axes, reduce, method, impl)
+        key = (x.shape, x.strides, x.dtype, window, stride, axes, reduce, method, impl,
+               memory_order)
         plan = _PLANS.get(key)
         if plan is None:
-            plan = pool_plan(x.shape, x.dtype, window, stride, axes, reduce, method, impl)
+            plan = pool_plan(x.shape, x.dtype, window, stride, axes, reduce, method, impl,
+                             x.strides if memory_order else None)
             if len(_PLANS) >= MAX_PLANS:
                 _PLANS.clear()
             _PLANS[key] = plan
         return plan(x, out)
     x = v.as_input_array(x)
-    return pool_plan(x.shape, x.dtype, window, stride, axes, reduce, method, impl)(x, out)
+    strides = x.strides if memory_order else None
+    return pool_plan(x.shape, x.dtype, window, stride, axes, reduce, method, impl, strides)(x, out)
 
 
 def _plain_pool_args(window, stride, axes, reduce, method, impl):
@@ -199,18 +249,21 @@ def _plain_pool_args(window, stride, axes, reduce, method, impl):
             and type(reduce) is str and type(method) is str and type(impl) is str)
 
 
-def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl):
-    """The :class:`Plan` for pooling arrays of ``shape`` and ``dtype``."""
+def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl, strides=None):
+    """The :class:`Plan` for pooling arrays of ``shape``, ``dtype`` and
+    ``strides`` (None: the axes' order, see :func:`in_memory_order`)."""
     v.check_choice(reduce, "reduce", v.REDUCTIONS)
     v.check_choice(impl, "impl", v.IMPLS)
     v.check_choice(method, "method", v.POOL_METHODS)
     v.check_dtype(dtype)
     geometry = v.geometry(shape, window, stride, axes, default_stride="window")
     result = v.pool_dtype(reduce, dtype)
-    plan = _new_plan(shape, geometry, result, impl)
     if impl == "strided":
+        plan = _new_plan(shape, geometry, result, impl)
         plan.reference = lambda x, out: strided.pool(strided.window_view(x, geometry), reduce, out)
         return plan
+    geometry, order = in_memory_order(geometry, shape, strides)
+    plan = _new_plan(shape, geometry, result, impl, order)
     plan.stage = _staging(dtype, impl)
     plan.compute = v.accumulator_dtype(result)
     if method == "auto":
@@ -252,28 +305,35 @@ def fast_pool_loop(method, code, window3, stride3):
 # -- correlation ----------------------------------------------------------------
 
 
-def correlate(x, kernel, stride, axes, method, impl, flip, out=None):
+def correlate(x, kernel, stride, axes, method, impl, flip, out=None, memory_order=True):
     """Correlate (``flip``: convolve) ``x`` (an array-like, not Dask) with ``kernel``."""
     x = v.as_input_array(x)
     kernel = v.as_kernel_array(kernel)
-    return correlate_plan(x.shape, x.dtype, kernel, stride, axes, method, impl, flip)(x, out)
+    strides = x.strides if memory_order else None
+    return correlate_plan(x.shape, x.dtype, kernel, stride, axes, method, impl, flip,
+                          strides)(x, out)
 
 
-def correlate_plan(shape, dtype, kernel, stride, axes, method, impl, flip):
-    """The :class:`Plan` for correlating arrays of ``shape`` and ``dtype`` with ``kernel``."""
+def correlate_plan(shape, dtype, kernel, stride, axes, method, impl, flip, strides=None):
+    """The :class:`Plan` for correlating arrays of ``shape``, ``dtype`` and
+    ``strides`` with ``kernel`` (see :func:`pool_plan`)."""
     v.check_choice(impl, "impl", v.IMPLS)
     v.check_choice(method, "method", v.CORRELATE_METHODS)
     geometry = v.geometry(shape, kernel.shape, stride, axes, name="kernel")
     result = v.correlate_dtype(dtype, kernel.dtype)
     method = correlate_method(method, shape, geometry, result)
-    plan = _new_plan(shape, geometry, result, impl, others=(kernel,))
     # Small (kernel-sized) copy: flipped or conjugated, in the dtype to sum in.
     weights = np.flip(kernel) if flip else np.conj(kernel)
     weights = weights.astype(v.accumulator_dtype(result))
     if impl == "strided":
+        plan = _new_plan(shape, geometry, result, impl, others=(kernel,))
         plan.reference = lambda x, out: strided.correlate(strided.window_view(x, geometry),
                                                           weights, out)
         return plan
+    given_axes = geometry.axes
+    geometry, order = in_memory_order(geometry, shape, strides)
+    weights = weights.transpose([given_axes.index(axis) for axis in geometry.axes])
+    plan = _new_plan(shape, geometry, result, impl, order, others=(kernel,))
     plan.stage = _staging(dtype, impl)
     refuse_long_double(result, impl, "the result")  # a long double kernel
     plan.compute = weights.dtype

@@ -1,0 +1,108 @@
+"""Inputs whose windowed axes vary fastest in memory (Fortran order, transposed
+views) run the loops along memory, as the C array of their memory order, and
+their results are laid out as they are."""
+
+import numpy as np
+import pytest
+from conftest import make_data, make_kernel
+
+import windowkit as wk
+from windowkit import _plan
+
+
+def transposed(x):
+    """A view whose memory order is its axes reversed."""
+    return np.ascontiguousarray(x.T).T
+
+
+def colour_f_order(x):
+    """(H, W, C) in Fortran order: each channel's plane is contiguous, columns first."""
+    return np.asfortranarray(x)
+
+
+# make the layout, shape, window, stride, axes
+CASES = [
+    (np.asfortranarray, (23, 31), (3, 4), (1, 2), None),
+    (np.asfortranarray, (23, 31), 2, 2, None),
+    (colour_f_order, (20, 27, 3), (3, 5), 1, (0, 1)),
+    (transposed, (9, 13, 4), (2, 3, 2), (1, 2, 1), None),
+    (np.ascontiguousarray, (19, 22), (4, 3), (2, 1), (1, 0)),  # axes given the other way
+]
+IDS = ["F", "F blocks", "F colour", "transposed 3-D", "C, axes reversed"]
+
+
+def with_nan(x):
+    if x.dtype.kind == "f":
+        x = x.copy()
+        x.flat[::17] = np.nan
+    return x
+
+
+@pytest.mark.parametrize("layout, shape, window, stride, axes", CASES, ids=IDS)
+def test_memory_order_is_what_the_loops_run(layout, shape, window, stride, axes):
+    x = layout(make_data(shape, np.float64))
+    for reduce in ("max", "mean"):
+        plan = _plan.pool_plan(x.shape, x.dtype, window, stride, axes, reduce, "auto", "numba",
+                               x.strides)
+        assert x.transpose(plan.order).flags.c_contiguous, plan.order
+        result = plan(x)
+        assert list(plan.prepared) == [True], "the loop ran on a non-contiguous view"
+        # Laid out as x: C-contiguous in the same memory order.
+        assert result.transpose(plan.order).flags.c_contiguous
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.uint8, np.float16,
+                                   np.complex128])
+@pytest.mark.parametrize("layout, shape, window, stride, axes", CASES, ids=IDS)
+def test_memory_order_gives_the_c_arrays_results(layout, shape, window, stride, axes, dtype):
+    """Max, min and integer results are exact; float sums add in the
+    memory order's sequence, equal to rounding."""
+    c_order = with_nan(make_data(shape, dtype))
+    x = layout(c_order)
+    before = x.copy()
+    exact = np.dtype(dtype).kind in "biu"
+    reductions = ["sum", "mean"] if np.dtype(dtype).kind == "c" else ["max", "min", "sum", "mean"]
+    for reduce in reductions:
+        for method in ("direct", "separable", "van_herk", "auto"):
+            expected = wk.pool(c_order, window, stride, reduce=reduce, axes=axes, method=method)
+            actual = wk.pool(x, window, stride, reduce=reduce, axes=axes, method=method)
+            into = wk.pool(x, window, stride, reduce=reduce, axes=axes, method=method,
+                           out=np.empty(expected.shape, expected.dtype))
+            message = f"{reduce} {method}"
+            np.testing.assert_array_equal(into, actual, err_msg=message, strict=True)
+            if exact or reduce in ("max", "min"):
+                np.testing.assert_array_equal(actual, expected, err_msg=message, strict=True)
+            else:
+                np.testing.assert_allclose(actual, expected, rtol=4 * np.finfo(dtype).eps,
+                                           err_msg=message, strict=True)
+    for op in ("correlate", "convolve"):
+        kernel = make_kernel(_window_tuple(window, axes, len(shape)), dtype)
+        for method in ("direct", "rows", "auto"):
+            expected = getattr(wk, op)(c_order, kernel, stride, axes=axes, method=method)
+            actual = getattr(wk, op)(x, kernel, stride, axes=axes, method=method)
+            if exact:
+                np.testing.assert_array_equal(actual, expected, err_msg=f"{op} {method}",
+                                              strict=True)
+            else:
+                np.testing.assert_allclose(actual, expected, rtol=64 * np.finfo(dtype).eps,
+                                           err_msg=f"{op} {method}", strict=True)
+    np.testing.assert_array_equal(x, before, strict=True)
+
+
+def _window_tuple(window, axes, ndim):
+    """``window`` with one entry per windowed axis, as a kernel's shape."""
+    if isinstance(window, tuple):
+        return window
+    return (window,) * (len(axes) if axes is not None else min(ndim, 2))
+
+
+def test_channels_fastest_keep_the_axes_order():
+    """A batch axis that varies faster than a windowed one (channels last,
+    an F-ordered batch) is not reordered: the loops take the strided view."""
+    for x, axes in ((make_data((20, 21, 3), np.float64), (0, 1)),
+                    (np.asfortranarray(make_data((3, 20, 21), np.float64)), (1, 2))):
+        plan = _plan.pool_plan(x.shape, x.dtype, 2, 2, axes, "max", "auto", "numba", x.strides)
+        assert plan.order == (2, 0, 1) if axes == (0, 1) else plan.order == (0, 1, 2)
+        assert not plan.follow_layout
+        np.testing.assert_array_equal(wk.max_pool(x, 2, axes=axes),
+                                      wk.max_pool(np.ascontiguousarray(x), 2, axes=axes))
