@@ -63,12 +63,15 @@ class Plan:
         elif not x.flags.aligned:
             x = x.copy(order="K")  # keeps the layout the plan was made for
         # The loops take the batch axes first, then the windowed ones, and
-        # write C-contiguous outputs in that order.
+        # write their output in that order: a C-contiguous one for a
+        # C-contiguous input (through a temporary if need be), any other in
+        # place through its strides (see Loop.entry).
         moved = self.order != tuple(range(x.ndim))
         if moved:
             x = x.transpose(self.order)
         out_view = out.transpose(self.order) if moved else out
-        direct_out = out_view.dtype == self.compute and out_view.flags.c_contiguous
+        direct_out = out_view.dtype == self.compute and (
+            out_view.flags.c_contiguous or not x.flags.c_contiguous)
         target = out_view if direct_out else np.empty(self.target_shape, self.compute)
         n_threads = numba.get_num_threads() if self.threaded else 1
         if self.parts:
@@ -90,9 +93,9 @@ class Plan:
 
     def _run(self, x, target, n_threads):
         """The loop over 4-D views of ``x`` and ``target`` (see :mod:`windowkit.kernels.direct`)."""
-        t4 = target.reshape(self.target_shape4)
         try:
-            pairs = [(x.reshape(self.x_shape4, copy=False), t4)]
+            pairs = [(x.reshape(self.x_shape4, copy=False),
+                      target.reshape(self.target_shape4, copy=False))]
         except ValueError:
             # Batch axes that do not fold without a copy: one pair for each
             # index of the leading ones, leaving a single batch axis.
@@ -106,10 +109,10 @@ class Plan:
                 self.loop.run(args, out4, n_threads, self.impl)
                 continue
             # The same for every call and pair: the shapes and dtype are the
-            # plan's, and the compiled copy depends on the layout alone (an
+            # plan's, and the compiled copy depends on the layouts alone (an
             # unaligned input's aligned copy can be C-contiguous where the
             # plan's first input was not).
-            layout = x4.flags.c_contiguous
+            layout = (x4.flags.c_contiguous, out4.flags.c_contiguous)
             if layout not in self.prepared:
                 self.prepared[layout] = self.loop.prepare(args, out4, self.impl)
             function, n_tasks = self.prepared[layout]

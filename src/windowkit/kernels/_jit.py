@@ -97,18 +97,18 @@ class Loop:
         Input arrays are typed read-only, C-contiguous or of any layout
         ("A"), so C, F, strided, negative-stride and read-only inputs of one
         dtype share two copies, the C one keeping packed SIMD loads along
-        rows. ``out`` must be C-contiguous: the caller writes through a
-        C-contiguous temporary otherwise.
+        rows. ``out`` is typed C-contiguous when the input ``args[0]`` and
+        ``out`` both are, and of any layout otherwise (written in place
+        through its strides), so an input layout has one output type.
         """
-        key = tuple(map(_arg_key, args)) + (out.dtype, out.ndim)
+        out_layout = "C" if args[0].flags.c_contiguous and out.flags.c_contiguous else "A"
+        key = tuple(map(_arg_key, args)) + (out.dtype, out.ndim, out_layout)
         try:
             return self._entries[key]
         except KeyError:
             pass
-        if not out.flags.c_contiguous:
-            raise ValueError("windowkit loops write C-contiguous outputs only")
         signature = tuple(map(_arg_type, args)) + (
-            types.intp, types.intp, types.Array(numba.from_dtype(out.dtype), out.ndim, "C"))
+            types.intp, types.intp, types.Array(numba.from_dtype(out.dtype), out.ndim, out_layout))
         entry = self.dispatcher.compile(signature)
         self._entries[key] = entry
         return entry
