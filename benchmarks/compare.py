@@ -94,6 +94,8 @@ TABLE_CASES = [
     Case("correlate", (2048, 2048), "float32", 3, 1),
     Case("correlate", (2048, 2048), "float32", 11, 1),
     Case("correlate", (2048, 2048), "float32", 31, 1),
+    Case("correlate", (1024, 1024), "float32", 3, 2),
+    Case("correlate", (1024, 1024), "float32", 7, 2),
     # Small inputs: the whole call's overhead (target: within 3x of PyTorch).
     Case("max", (8, 8), "float32", 2, 2),
 ]

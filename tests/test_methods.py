@@ -207,11 +207,15 @@ def test_side_by_side_windows_on_threads():
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.float16, np.float32, np.complex128])
 def test_correlate_rows_is_bitwise_the_direct_sum(dtype):
-    """Same terms, same order: equal bit for bit, even for floats."""
+    """Same terms, same order: equal bit for bit, even for floats. Column
+    strides 2 to FULL_ROW_STRIDE_MAX sum the row at stride 1 and keep every
+    stride-th sum; larger ones load along the stride."""
+    from windowkit.kernels.correlate_rows import FULL_ROW_STRIDE_MAX
+
     rng = np.random.default_rng(3)
     x = (rng.standard_normal((2, 30, 41)) * 20).astype(dtype)
     kernel = (rng.standard_normal((5, 7)) * 3).astype(dtype)
-    for stride in (1, (2, 1), (1, 3)):
+    for stride in (1, (2, 1), (1, 3), (1, FULL_ROW_STRIDE_MAX), (2, FULL_ROW_STRIDE_MAX + 1)):
         for op in (wk.correlate, wk.convolve):
             np.testing.assert_array_equal(op(x, kernel, stride, method="rows"),
                                           op(x, kernel, stride, method="direct"))

@@ -1,6 +1,14 @@
 """Valid correlation with the output row innermost: the direct sum, vectorised."""
 
+import numpy as np
+
 from ._jit import helper, loop, output_rows
+
+
+# Column strides up to this are computed at stride 1 along the row, then
+# every stride-th sum kept: contiguous, vectorised loads for stride times the
+# sums beat strided loads (docs/performance.md has the measurements).
+FULL_ROW_STRIDE_MAX = 8
 
 
 @loop(output_rows)
@@ -10,25 +18,35 @@ def correlate_rows(x, weights, stride, first_task, stop_task, out):
     The same sum as :func:`~windowkit.kernels.direct.correlate`, term for term
     and in the same order (so bitwise the same result), but the loop over
     the output's columns is the inner one: each weight multiplies a
-    contiguous run of an input row (packed SIMD when ``stride_cols`` is 1),
-    accumulating into the output row. One task is one output row.
+    contiguous run of an input row (packed SIMD), accumulating into the
+    output row. At column strides 2 to :data:`FULL_ROW_STRIDE_MAX` the row
+    is summed at every column into a scratch row, and every stride-th sum
+    is kept; only the input rows an output row needs are read. One task is
+    one output row.
     Cost per output: one multiply-add per kernel element, vectorised
-    (:func:`correlate_row`). Scratch: none.
+    (:func:`correlate_row`); times the column stride at strides 2 to 4.
+    Scratch: one row at those strides.
     """
     window_depth, window_rows, window_cols = weights.shape
     stride_depth, stride_rows, stride_cols = stride
     n_batch, out_depth, out_rows, out_cols = out.shape
+    full_row = 1 < stride_cols <= FULL_ROW_STRIDE_MAX
+    scratch = np.empty((out_cols - 1) * stride_cols + 1 if full_row else 0, out.dtype)
     for task in range(first_task, stop_task):
         b = task // (out_depth * out_rows)
         d = task // out_rows % out_depth
         r = task % out_rows
         target = out[b, d, r]
-        for c in range(out_cols):
-            target[c] = 0
+        sums = scratch if full_row else target
+        for c in range(sums.shape[0]):
+            sums[c] = 0
         for i in range(window_depth):
             for j in range(window_rows):
                 row = x[b, d * stride_depth + i, r * stride_rows + j]
-                correlate_row(target, row, weights[i, j], stride_cols)
+                correlate_row(sums, row, weights[i, j], 1 if full_row else stride_cols)
+        if full_row:
+            for c in range(out_cols):
+                target[c] = scratch[c * stride_cols]
 
 
 @helper
