@@ -1,6 +1,7 @@
 """Inputs whose windowed axes vary fastest in memory (Fortran order, transposed
-views) run the loops along memory, as the C array of their memory order, and
-their results are laid out as they are."""
+views) run the loops along memory, as the C array of their memory order;
+channels last (NHWC) with at least CHANNELS_MIN channels run with the
+channels as the loops' rows; the results are laid out as the inputs are."""
 
 import numpy as np
 import pytest
@@ -27,8 +28,10 @@ CASES = [
     (colour_f_order, (20, 27, 3), (3, 5), 1, (0, 1)),
     (transposed, (9, 13, 4), (2, 3, 2), (1, 2, 1), None),
     (np.ascontiguousarray, (19, 22), (4, 3), (2, 1), (1, 0)),  # axes given the other way
+    (np.ascontiguousarray, (2, 9, 11, 32), (3, 2), (2, 1), (1, 2)),  # NHWC
+    (np.ascontiguousarray, (10, 12, 40), (2, 3), (1, 2), (1, 0)),  # HWC, axes reversed
 ]
-IDS = ["F", "F blocks", "F colour", "transposed 3-D", "C, axes reversed"]
+IDS = ["F", "F blocks", "F colour", "transposed 3-D", "C, axes reversed", "NHWC", "HWC 40"]
 
 
 def with_nan(x):
@@ -66,6 +69,11 @@ def test_memory_order_gives_the_c_arrays_results(layout, shape, window, stride, 
         for method in ("direct", "separable", "van_herk", "auto"):
             expected = wk.pool(c_order, window, stride, reduce=reduce, axes=axes, method=method)
             actual = wk.pool(x, window, stride, reduce=reduce, axes=axes, method=method)
+            # The loops in the caller's axis order, on the strided view.
+            as_given = _plan.pool(x, window, stride, axes, reduce, method, "numba",
+                                  memory_order=False)
+            assert_equal_or_close(actual, as_given, exact or reduce in ("max", "min"),
+                                  f"{reduce} {method}, as given")
             into = wk.pool(x, window, stride, reduce=reduce, axes=axes, method=method,
                            out=np.empty(expected.shape, expected.dtype))
             message = f"{reduce} {method}"
@@ -80,6 +88,9 @@ def test_memory_order_gives_the_c_arrays_results(layout, shape, window, stride, 
         for method in ("direct", "rows", "auto"):
             expected = getattr(wk, op)(c_order, kernel, stride, axes=axes, method=method)
             actual = getattr(wk, op)(x, kernel, stride, axes=axes, method=method)
+            as_given = _plan.correlate(x, kernel, stride, axes, method, "numba",
+                                       op == "convolve", memory_order=False)
+            assert_equal_or_close(actual, as_given, exact, f"{op} {method}, as given")
             if exact:
                 np.testing.assert_array_equal(actual, expected, err_msg=f"{op} {method}",
                                               strict=True)
@@ -87,6 +98,14 @@ def test_memory_order_gives_the_c_arrays_results(layout, shape, window, stride, 
                 np.testing.assert_allclose(actual, expected, rtol=64 * np.finfo(dtype).eps,
                                            err_msg=f"{op} {method}", strict=True)
     np.testing.assert_array_equal(x, before, strict=True)
+
+
+def assert_equal_or_close(actual, expected, exact, message):
+    if exact:
+        np.testing.assert_array_equal(actual, expected, err_msg=message, strict=True)
+    else:
+        np.testing.assert_allclose(actual, expected, rtol=64 * np.finfo(actual.dtype).eps,
+                                   err_msg=message, strict=True)
 
 
 def _window_tuple(window, axes, ndim):
@@ -115,3 +134,22 @@ def test_channels_fastest_keep_the_axes_order():
                 assert list(plan.prepared) == [(False, False)], "written through a temporary"
             expected = wk.pool(np.ascontiguousarray(x), 2, reduce=reduce, axes=axes)
             np.testing.assert_array_equal(result, expected, strict=True)
+
+
+def test_many_channels_last_become_the_rows():
+    """NHWC with CHANNELS_MIN channels or more: the channel axis is the
+    loops' row axis, window 1; one fewer, and the loops take the strided
+    view in the caller's order."""
+    from windowkit._methods import CHANNELS_MIN
+
+    for channels, taken in ((CHANNELS_MIN, True), (CHANNELS_MIN - 1, False)):
+        x = make_data((2, 9, 10, channels), np.float32)
+        plan = _plan.pool_plan(x.shape, x.dtype, 3, 2, (1, 2), "max", "auto", "numba",
+                               x.strides)
+        assert (plan.axes == (1, 2, 3)) == taken, plan.axes
+        assert plan.follow_layout == taken
+        result = plan(x)
+        assert result.flags.c_contiguous
+        nchw = np.ascontiguousarray(np.moveaxis(x, -1, 1))
+        np.testing.assert_array_equal(result, np.moveaxis(wk.max_pool(nchw, 3, 2), 1, -1),
+                                      strict=True)

@@ -18,6 +18,12 @@ from .kernels import fft, row_uses_doubling
 # 1.6e6) stays on one thread; 2048x2048 images and MNIST batches use all.
 THREADS_MIN_WORK = 1 << 21
 
+# A batch axis at least this long that varies fastest in memory (channels
+# last, NHWC) becomes the loops' row axis, with a window of 1: the loops then
+# combine whole runs of channels, vectorised, instead of loading with the
+# channel count as stride (docs/performance.md has the measurements).
+CHANNELS_MIN = 32
+
 # "fft" when the direct sum would take at least this many multiply-adds per
 # input element (about the window's size over the strides' product), on at
 # least FFT_MIN_SIZE input elements, where the transforms' set-up pays.

@@ -153,10 +153,14 @@ def in_memory_order(geometry, shape, strides):
     The loops read along their last axis. When every windowed axis varies
     faster in memory than every batch axis (Fortran order, a transposed
     view), both kinds are taken in memory order, slowest first, so that the
-    loops read rows along memory and a contiguous input stays contiguous;
-    otherwise (or for a Dask block, ``strides=None``) the batch axes keep
-    their order and the windowed axes the caller's. Axes of length 1 or
-    stride 0 say nothing about the layout and count as the slowest.
+    loops read rows along memory and a contiguous input stays contiguous.
+    When instead one batch axis of at least ``CHANNELS_MIN`` elements varies
+    fastest, ahead of one or two windowed axes that vary faster than the
+    other batch axes (channels last, NHWC), it is added as the last windowed
+    axis with a window and stride of 1, so that the loops combine runs of
+    channels. Otherwise (or for a Dask block, ``strides=None``) the batch
+    axes keep their order and the windowed axes the caller's. Axes of length
+    1 or stride 0 say nothing about the layout and count as the slowest.
     """
     order = default_order(len(shape), geometry.axes)
     if strides is None:
@@ -166,17 +170,28 @@ def in_memory_order(geometry, shape, strides):
         return math.inf if shape[axis] == 1 or strides[axis] == 0 else abs(strides[axis])
 
     batch = order[: len(order) - len(geometry.axes)]
-    window_paces = [pace(axis) for axis in geometry.axes if pace(axis) < math.inf]
-    if not window_paces or max(window_paces) >= min(map(pace, batch), default=math.inf):
-        return geometry, None
     by_pace = functools.partial(sorted, key=pace, reverse=True)  # stable: ties keep their order
-    memory = tuple(by_pace(batch)) + tuple(by_pace(geometry.axes))
+    window_paces = [pace(axis) for axis in geometry.axes if pace(axis) < math.inf]
+    if not window_paces:
+        return geometry, None
+    channels = []
+    if max(window_paces) >= min(map(pace, batch), default=math.inf):
+        # A batch axis varies faster than a windowed one: channels last?
+        *slower, fastest = by_pace(batch)
+        if not (len(geometry.axes) < 3 and shape[fastest] >= _methods.CHANNELS_MIN
+                and pace(fastest) < min(window_paces)
+                and max(window_paces) < min(map(pace, slower), default=math.inf)):
+            return geometry, None
+        channels = [fastest]
+    others = [axis for axis in batch if axis not in channels]
+    memory = tuple(by_pace(others)) + tuple(by_pace(geometry.axes)) + tuple(channels)
     if memory == order:
         return geometry, None  # C order already
-    position = [geometry.axes.index(axis) for axis in memory[len(batch):]]
-    return v.Geometry(tuple(geometry.axes[j] for j in position),
-                      tuple(geometry.window[j] for j in position),
-                      tuple(geometry.stride[j] for j in position),
+    position = [geometry.axes.index(axis) for axis in memory[len(others):] if axis not in channels]
+    ones = (1,) * len(channels)
+    return v.Geometry(tuple(geometry.axes[j] for j in position) + tuple(channels),
+                      tuple(geometry.window[j] for j in position) + ones,
+                      tuple(geometry.stride[j] for j in position) + ones,
                       geometry.out_shape), memory
 
 
@@ -335,7 +350,10 @@ def correlate_plan(shape, dtype, kernel, stride, axes, method, impl, flip, strid
         return plan
     given_axes = geometry.axes
     geometry, order = in_memory_order(geometry, shape, strides)
-    weights = weights.transpose([given_axes.index(axis) for axis in geometry.axes])
+    weights = weights.transpose([given_axes.index(axis) for axis in geometry.axes
+                                 if axis in given_axes])
+    # A channel axis taken as windowed (see in_memory_order) has weight 1.
+    weights = weights.reshape(weights.shape + (1,) * (len(geometry.axes) - len(given_axes)))
     plan = _new_plan(shape, geometry, result, impl, order, others=(kernel,))
     plan.stage = _staging(dtype, impl)
     refuse_long_double(result, impl, "the result")  # a long double kernel
