@@ -30,8 +30,10 @@ CASES = [
     (np.ascontiguousarray, (19, 22), (4, 3), (2, 1), (1, 0)),  # axes given the other way
     (np.ascontiguousarray, (2, 9, 11, 32), (3, 2), (2, 1), (1, 2)),  # NHWC
     (np.ascontiguousarray, (10, 12, 40), (2, 3), (1, 2), (1, 0)),  # HWC, axes reversed
+    (np.ascontiguousarray, (3, 17, 33), (4,), (3,), (1,)),  # signals of 33 channels
 ]
-IDS = ["F", "F blocks", "F colour", "transposed 3-D", "C, axes reversed", "NHWC", "HWC 40"]
+IDS = ["F", "F blocks", "F colour", "transposed 3-D", "C, axes reversed", "NHWC", "HWC 40",
+       "NLC"]
 
 
 def with_nan(x):

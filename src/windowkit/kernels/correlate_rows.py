@@ -24,7 +24,7 @@ def correlate_rows(x, weights, stride, first_task, stop_task, out):
     is kept; only the input rows an output row needs are read. One task is
     one output row.
     Cost per output: one multiply-add per kernel element, vectorised
-    (:func:`correlate_row`); times the column stride at strides 2 to 4.
+    (:func:`correlate_row`); times the column stride at strides 2 to 8.
     Scratch: one row at those strides.
     """
     window_depth, window_rows, window_cols = weights.shape
