@@ -12,8 +12,8 @@ short table (each case against its fastest peer) between the same markers in
 Peers: numpy stride-trick views and reshape-based blocks, scikit-image's
 ``block_reduce``, ``scipy.ndimage`` filters and ``scipy.signal.correlate``
 (cropped and sliced to the valid, strided output), OpenCV (the ``compare``
-extra installs the headless build) and PyTorch, used where installed (no
-install step here pulls it in). A peer that is not installed is reported as
+extra installs the headless build) and PyTorch (the ``compare`` extra pins
+``torch==2.13.0``), each used where installed. A peer that is not installed is reported as
 missing, one that cannot do a case (a dtype, an overlap) is left blank, and
 one that gives a different answer is reported as such, never timed.
 """
