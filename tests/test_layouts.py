@@ -16,16 +16,11 @@ def transposed(x):
     return np.ascontiguousarray(x.T).T
 
 
-def colour_f_order(x):
-    """(H, W, C) in Fortran order: each channel's plane is contiguous, columns first."""
-    return np.asfortranarray(x)
-
-
 # make the layout, shape, window, stride, axes
 CASES = [
     (np.asfortranarray, (23, 31), (3, 4), (1, 2), None),
     (np.asfortranarray, (23, 31), 2, 2, None),
-    (colour_f_order, (20, 27, 3), (3, 5), 1, (0, 1)),
+    (np.asfortranarray, (20, 27, 3), (3, 5), 1, (0, 1)),  # (H, W, C): channel planes
     (transposed, (9, 13, 4), (2, 3, 2), (1, 2, 1), None),
     (np.ascontiguousarray, (19, 22), (4, 3), (2, 1), (1, 0)),  # axes given the other way
     (np.ascontiguousarray, (2, 9, 11, 32), (3, 2), (2, 1), (1, 2)),  # NHWC

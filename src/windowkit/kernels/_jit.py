@@ -99,7 +99,8 @@ class Loop:
         dtype share two copies, the C one keeping packed SIMD loads along
         rows. ``out`` is typed C-contiguous when the input ``args[0]`` and
         ``out`` both are, and of any layout otherwise (written in place
-        through its strides), so an input layout has one output type.
+        through its strides), so a non-contiguous input has one output type
+        whatever its output's layout.
         """
         out_layout = "C" if args[0].flags.c_contiguous and out.flags.c_contiguous else "A"
         key = tuple(map(_arg_key, args)) + (out.dtype, out.ndim, out_layout)
