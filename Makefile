@@ -6,7 +6,7 @@ ASV := $(VENV)/bin/asv
 
 # The asv subset CI runs once each (--quick): one parameter combination of
 # every benchmark, enough to show that each still runs (asv check has
-# imported them all); asv starts a process for each, about 1.5 s apiece.
+# imported them all); asv forks a process for each (asv.conf.json).
 # No spaces inside a pattern (make splits on them): \s stands for one.
 BENCH_CHECK := "Import" "Startup\.\w+\('(max_pool|numba\salone)'\)" \
 	"Convolve\.\w+\(3,\s'numba'\)" \
