@@ -55,20 +55,38 @@ class Unsupported(Exception):
 
 
 class Case:
-    """One operation on one input: ``op`` is max, min, mean or correlate;
-    ``layout`` "C" or "F" (Fortran order, as from a transpose or MATLAB)."""
+    """One operation on one input: ``op`` is max, min, mean or correlate over
+    the two ``axes`` (default: the last two); ``layout`` "C" or "F" (Fortran
+    order, as from a transpose or MATLAB). Windowed axes that are not the
+    last ones are a channels-last layout: (H, W, C) colour images, NHWC
+    batches."""
 
-    def __init__(self, op, shape, dtype, window, stride, layout="C"):
+    def __init__(self, op, shape, dtype, window, stride, layout="C", axes=None):
         self.op, self.shape, self.dtype = op, shape, np.dtype(dtype)
         self.window, self.stride, self.layout = window, stride, layout
+        self.axes = tuple(axes or (len(shape) - 2, len(shape) - 1))
+
+    @property
+    def channels_last(self):
+        return self.axes != (len(self.shape) - 2, len(self.shape) - 1)
 
     @property
     def label(self):
         size = "×".join(map(str, self.shape)) + (" F-order" if self.layout == "F" else "")
+        if self.channels_last:
+            size += " NHWC" if len(self.shape) == 4 else " HWC"
         if self.op == "correlate":
             return f"{size} {self.dtype.name}, correlate {self.window}×{self.window}" + (
                 f" stride {self.stride}" if self.stride != 1 else "")
         return f"{size} {self.dtype.name}, {self.op} {self.window}/{self.stride}"
+
+    @property
+    def out_shape(self):
+        return wk.output_shape(self.shape, self.window, self.stride, axes=self.axes)
+
+    def window_shape(self):
+        """The window as a shape of ``x.ndim`` axes: 1 along the others."""
+        return tuple(self.window if axis in self.axes else 1 for axis in range(len(self.shape)))
 
     def inputs(self):
         x = make_input(self.shape, self.dtype)
@@ -96,6 +114,10 @@ TABLE_CASES = [
     Case("correlate", (2048, 2048), "float32", 31, 1),
     Case("correlate", (1024, 1024), "float32", 3, 2),
     Case("correlate", (1024, 1024), "float32", 7, 2),
+    # Channels last: a colour image and a batch as TensorFlow and JAX lay them out.
+    Case("max", (1080, 1920, 3), "uint8", 2, 2, axes=(0, 1)),
+    Case("mean", (1080, 1920, 3), "uint8", 3, 1, axes=(0, 1)),
+    Case("max", (32, 112, 112, 64), "float32", 3, 2, axes=(1, 2)),
     # Small inputs: the whole call's overhead (target: within 3x of PyTorch).
     Case("max", (8, 8), "float32", 2, 2),
 ]
@@ -112,36 +134,54 @@ PLOT_PANELS = [
 
 def run_windowkit(case, x, kernel):
     if case.op == "correlate":
-        return wk.correlate(x, kernel, case.stride)
-    return wk.pool(x, case.window, case.stride, reduce=case.op)
+        return wk.correlate(x, kernel, case.stride, axes=case.axes)
+    return wk.pool(x, case.window, case.stride, reduce=case.op, axes=case.axes)
 
 
 def _valid_slice(full, case, anchor):
     """Crop a same-size filter output to the valid, strided windows.
 
-    ``full[..., j]`` holds the window that starts at ``j - anchor``; keep the
-    ones that start at ``0, s, 2s, ...`` and end inside the input.
+    ``full[..., j, ...]`` (along each windowed axis) holds the window that
+    starts at ``j - anchor``; keep the ones that start at ``0, s, 2s, ...``
+    and end inside the input.
     """
-    n_out = wk.output_shape(full.shape, case.window, case.stride)[-2:]
-    keep = tuple(slice(anchor, anchor + (n - 1) * case.stride + 1, case.stride) for n in n_out)
-    return full[(...,) + keep]
+    n_out = wk.output_shape(full.shape, case.window, case.stride, axes=case.axes)
+    keep = [slice(None)] * full.ndim
+    for axis in case.axes:
+        keep[axis] = slice(anchor, anchor + (n_out[axis] - 1) * case.stride + 1, case.stride)
+    return full[tuple(keep)]
 
 
 def run_numpy_view(case, x, kernel):
-    view = sliding_window_view(x, (case.window, case.window), axis=(-2, -1))
-    view = view[..., :: case.stride, :: case.stride, :, :]
+    view = sliding_window_view(x, (case.window, case.window), axis=case.axes)
+    every = [slice(None)] * x.ndim
+    for axis in case.axes:
+        every[axis] = slice(None, None, case.stride)
+    view = view[tuple(every)]
     if case.op == "correlate":
         return np.einsum("...ij,ij->...", view, kernel)
     return getattr(np, case.op)(view, axis=(-2, -1))
 
 
-def run_numpy_reshape(case, x, kernel):
+def _blocks(case, x):
+    """``x`` cropped to whole blocks and reshaped so that each windowed axis
+    splits into (blocks, window): the axes to reduce, and the view."""
     k = case.window
     if case.op == "correlate" or case.stride != k:
         raise Unsupported("blocks only")
-    rows, cols = (n // k * k for n in x.shape[-2:])
-    blocks = x[..., :rows, :cols].reshape(x.shape[:-2] + (rows // k, k, cols // k, k))
-    return getattr(blocks, case.op)(axis=(-3, -1))
+    first, second = case.axes
+    crop = [slice(None)] * x.ndim
+    for axis in case.axes:
+        crop[axis] = slice(0, x.shape[axis] // k * k)
+    x = x[tuple(crop)]
+    shape = (x.shape[:first] + (x.shape[first] // k, k) + x.shape[first + 1:second]
+             + (x.shape[second] // k, k) + x.shape[second + 1:])
+    return x.reshape(shape), (first + 1, second + 2)
+
+
+def run_numpy_reshape(case, x, kernel):
+    blocks, axes = _blocks(case, x)
+    return getattr(blocks, case.op)(axis=axes)
 
 
 def run_skimage(case, x, kernel):
@@ -150,26 +190,31 @@ def run_skimage(case, x, kernel):
     k = case.window
     if case.op == "correlate" or case.stride != k:
         raise Unsupported("blocks only")
-    rows, cols = (n // k * k for n in x.shape[-2:])
-    block = (1,) * (x.ndim - 2) + (k, k)
-    return block_reduce(x[..., :rows, :cols], block, getattr(np, case.op))
+    crop = tuple(slice(0, n // k * k) if axis in case.axes else slice(None)
+                 for axis, n in enumerate(x.shape))
+    return block_reduce(x[crop], case.window_shape(), getattr(np, case.op))
 
 
 def run_scipy_ndimage(case, x, kernel):
     from scipy import ndimage
 
     k = case.window
-    size = (1,) * (x.ndim - 2) + (k, k)
+    size = case.window_shape()
     if case.op == "max":
         full = ndimage.maximum_filter(x, size=size)
     elif case.op == "min":
         full = ndimage.minimum_filter(x, size=size)
     elif case.op == "mean":
-        full = ndimage.uniform_filter(x, size=size, output=wk.mean_pool(x[..., :k, :k], k).dtype)
+        full = ndimage.uniform_filter(x, size=size, output=_mean_dtype(x))
     else:
         full = ndimage.correlate(x, kernel.reshape(size))
     # ndimage centres a window of size k on element k // 2.
     return _valid_slice(full, case, k // 2)
+
+
+def _mean_dtype(x):
+    """The dtype of windowkit's means of ``x`` (float64 for integers, as np.mean)."""
+    return np.mean(np.zeros(1, x.dtype)).dtype
 
 
 def run_scipy_signal(case, x, kernel):
@@ -177,6 +222,8 @@ def run_scipy_signal(case, x, kernel):
 
     if case.op != "correlate":
         raise Unsupported("correlation only")
+    if case.channels_last:
+        raise Unsupported("the last two axes only")
     full = signal.correlate(x, kernel, mode="valid")
     return full[:: case.stride, :: case.stride]
 
@@ -191,18 +238,26 @@ def run_opencv(case, x, kernel):
         # OpenCV takes C-ordered images: an F-ordered one's transpose is one
         # (and the windows are square), so filter that and transpose back.
         return run_opencv(case, x.T, None if kernel is None else kernel.T).T
-    # OpenCV filters 2-D images: stack a batch's images into rows. The valid
-    # windows never reach across two images, so the crop below is exact.
-    image = x.reshape(-1, x.shape[-1])
+    if case.channels_last:
+        # An interleaved (H, W, C) image is OpenCV's own layout, C channels
+        # (up to 512); an NHWC batch, its images stacked into rows.
+        image = x.reshape((-1,) + x.shape[-2:])
+        if case.op == "correlate":
+            raise Unsupported("filter2D mixes no channels but takes at most 4")
+    else:
+        # OpenCV filters 2-D images: stack a batch's images into rows.
+        image = x.reshape(-1, x.shape[-1])
+    # The valid windows never reach across two stacked images, so the crop
+    # below is exact.
     ones = np.ones((k, k), np.uint8)
     if case.op == "max":
         full = cv2.dilate(image, ones)
     elif case.op == "min":
         full = cv2.erode(image, ones)
     elif case.op == "mean":
-        if x.dtype == np.uint8:
-            raise Unsupported("blur rounds uint8 means")
-        full = cv2.blur(image, (k, k))
+        # blur rounds uint8 means to uint8: blur the image in windowkit's
+        # mean dtype, as a user after exact means would.
+        full = cv2.blur(image.astype(_mean_dtype(image), copy=False), (k, k))
     else:
         full = cv2.filter2D(image, -1, kernel)
     # OpenCV anchors a k-sized kernel at k // 2, as ndimage does.
@@ -215,8 +270,15 @@ def run_pytorch(case, x, kernel):
 
     if x.dtype not in (np.float32, np.float64):
         raise Unsupported(f"{x.dtype.name} pooling")
-    t = torch.from_numpy(x).reshape((-1, 1) + x.shape[-2:])
     k, s = case.window, case.stride
+    if case.channels_last:
+        # (N, H, W, C) memory is an (N, C, H, W) tensor in channels_last:
+        # permute the view, not the data, as a user of channels_last would.
+        t = torch.from_numpy(x.reshape((-1,) + x.shape[-3:])).permute(0, 3, 1, 2)
+        if case.op == "correlate":
+            raise Unsupported("conv2d mixes channels")
+    else:
+        t = torch.from_numpy(x).reshape((-1, 1) + x.shape[-2:])
     with torch.no_grad():
         if case.op == "max":
             y = F.max_pool2d(t, k, s)
@@ -226,7 +288,9 @@ def run_pytorch(case, x, kernel):
             y = F.avg_pool2d(t, k, s)
         else:
             y = F.conv2d(t, torch.from_numpy(kernel)[None, None], stride=s)
-    return y.numpy().reshape(wk.output_shape(case.shape, case.window, case.stride))
+    if case.channels_last:
+        y = y.permute(0, 2, 3, 1)
+    return y.numpy().reshape(case.out_shape)
 
 
 RUNNERS = {

@@ -28,6 +28,12 @@ SMALL_CASES = [
     # Fortran order, not square: a peer that transposes must transpose back.
     compare.Case("max", (45, 39), "float32", 3, 1, layout="F"),
     compare.Case("correlate", (37, 41), "float64", 3, 2, layout="F"),
+    # Channels last: an interleaved colour image and NHWC batches.
+    compare.Case("max", (37, 41, 3), "uint8", 2, 2, axes=(0, 1)),
+    compare.Case("mean", (37, 41, 3), "uint8", 3, 1, axes=(0, 1)),
+    compare.Case("max", (2, 13, 11, 64), "float32", 3, 2, axes=(1, 2)),
+    compare.Case("mean", (2, 13, 11, 8), "float64", 4, 4, axes=(1, 2)),
+    compare.Case("min", (2, 13, 11, 5), "float32", 3, 1, axes=(1, 2)),
 ]
 OPTIONAL = {"OpenCV": "cv2", "PyTorch": "torch"}
 
