@@ -21,6 +21,8 @@ FAST_METHODS = ["separable", "van_herk"]
 WIDE_CASES = [((4, 3), 1), ((5, 5), (2, 1)), ((2, 7), (1, 3)), ((3, 8), 1), ((2, 13), (1, 2)),
               ((3, 16), (2, 5)), ((7, 65), 1), ((9, 70), (2, 3)), ((3, 100), (1, 7)),
               ((6, 81), (4, 1))]
+# 3-D windows, whose rows combine over the depth too.
+DEEP_CASES = [((2, 3, 5), (1, 2, 1)), ((3, 2, 9), (2, 1, 2)), ((3, 1, 4), 1)]
 
 
 @pytest.mark.parametrize("method", FAST_METHODS)
@@ -51,7 +53,7 @@ def test_fast_methods_match_direct_exactly_for_max_min(method, dtype):
         flat[rng.choice(flat.size, 25, replace=False)] = np.nan
         flat[rng.choice(flat.size, 10, replace=False)] = np.inf
         flat[rng.choice(flat.size, 10, replace=False)] = -np.inf
-    for window, stride in WIDE_CASES:
+    for window, stride in WIDE_CASES + DEEP_CASES:
         for reduce in ("max", "min"):
             direct = wk.pool(x, window, stride, reduce=reduce, method="direct")
             fast = wk.pool(x, window, stride, reduce=reduce, method=method)

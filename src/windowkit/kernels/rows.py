@@ -81,6 +81,51 @@ def depth_row(x, b, first_depth, window_depth, row, first_col, into, first, redu
                 into[c] = combine(into[c], depth_slice[c], reduce)
 
 
+@helper
+def extreme_rows(x, b, first_depth, window_depth, first_row, window_rows, first_col, into,
+                 other, reduce):
+    """The max or min (``reduce``) of the window's ``window_depth *
+    window_rows`` rows of ``x[b]``, columns ``first_col`` on, element by
+    element into ``into`` (which sets how many); ``other`` is scratch as long.
+
+    The rows combine in :func:`depth_row`'s order, each pass two of them
+    into a third buffer, alternating between ``into`` and ``other`` so that
+    the last pass lands in ``into``: LLVM does not vectorise an in-place max
+    (``into[c] = combine(into[c], row[c])``), which ran 7x slower than
+    combining two rows into a third (docs/performance.md). Sums add in
+    place (:func:`depth_row`), which vectorises, and into a wider
+    accumulator.
+    """
+    n_cols = into.shape[0]
+    last_col = first_col + n_cols
+    n_rows = window_depth * window_rows
+    first = x[b, first_depth, first_row, first_col:last_col]
+    if n_rows == 1:
+        for c in range(n_cols):
+            c = np.uintp(c)
+            into[c] = first[c]
+    for t in range(1, n_rows):
+        row = x[b, first_depth + t % window_depth, first_row + t // window_depth,
+                first_col:last_col]
+        to_into = (n_rows - 1 - t) % 2 == 0
+        if t == 1 and to_into:
+            for c in range(n_cols):
+                c = np.uintp(c)
+                into[c] = combine(first[c], row[c], reduce)
+        elif t == 1:
+            for c in range(n_cols):
+                c = np.uintp(c)
+                other[c] = combine(first[c], row[c], reduce)
+        elif to_into:
+            for c in range(n_cols):
+                c = np.uintp(c)
+                into[c] = combine(other[c], row[c], reduce)
+        else:
+            for c in range(n_cols):
+                c = np.uintp(c)
+                other[c] = combine(into[c], row[c], reduce)
+
+
 def row_uses_doubling(window, stride):
     """Whether rows of this window are pooled by doubling spans rather than
     directly: the ``doubling`` constant of the kernel copy that pools them."""
@@ -121,9 +166,9 @@ def pool_row(row, window, stride, divide_by, scratch, out_row, reduce, doubling)
     n_out = out_row.shape[0]
     step = np.uintp(stride)
     level, n_pieces, spacing = row, window, 1
+    spare = scratch
     if doubling:
         length = (n_out - 1) * stride + window  # elements of the current level
-        spare = scratch
         span = 1
         remaining = window
         offset = 0
@@ -133,10 +178,12 @@ def pool_row(row, window, stride, divide_by, scratch, out_row, reduce, doubling)
                 picked = level[offset:]
                 if offset == 0:
                     for o in range(n_out):
-                        out_row[o] = picked[np.uintp(o) * step]
+                        o = np.uintp(o)
+                        out_row[o] = picked[o * step]
                 else:
                     for o in range(n_out):
-                        out_row[o] = combine(out_row[o], picked[np.uintp(o) * step], reduce)
+                        o = np.uintp(o)
+                        out_row[o] = combine(out_row[o], picked[o * step], reduce)
                 offset += span
             remaining >>= 1
             length -= span
@@ -153,14 +200,42 @@ def pool_row(row, window, stride, divide_by, scratch, out_row, reduce, doubling)
             n_pieces, spacing, first_offset = 2, window - span, 0
     else:
         first_offset = 0
+    if reduce != SUM and n_pieces > 1:
+        # Max and min: each pass combines the last pass's result with the
+        # next piece into the other buffer (out_row or spare), so that the
+        # last lands in out_row; an in-place max does not vectorise (see
+        # extreme_rows). Sums add in place.
+        first = level[first_offset:]
+        for piece in range(1, n_pieces):
+            picked = level[first_offset + piece * spacing:]
+            to_out = (n_pieces - 1 - piece) % 2 == 0
+            if piece == 1 and to_out:
+                for o in range(n_out):
+                    o = np.uintp(o)
+                    out_row[o] = combine(first[o * step], picked[o * step], reduce)
+            elif piece == 1:
+                for o in range(n_out):
+                    o = np.uintp(o)
+                    spare[o] = combine(first[o * step], picked[o * step], reduce)
+            elif to_out:
+                for o in range(n_out):
+                    o = np.uintp(o)
+                    out_row[o] = combine(spare[o], picked[o * step], reduce)
+            else:
+                for o in range(n_out):
+                    o = np.uintp(o)
+                    spare[o] = combine(out_row[o], picked[o * step], reduce)
+        n_pieces = 0
     for piece in range(n_pieces):
         picked = level[first_offset + piece * spacing:]
         if first_offset == 0 and piece == 0:
             for o in range(n_out):
-                out_row[o] = picked[np.uintp(o) * step]
+                o = np.uintp(o)
+                out_row[o] = picked[o * step]
         else:
             for o in range(n_out):
-                out_row[o] = combine(out_row[o], picked[np.uintp(o) * step], reduce)
+                o = np.uintp(o)
+                out_row[o] = combine(out_row[o], picked[o * step], reduce)
     if reduce == SUM:
         if divide_by > 0:
             for c in range(n_out):

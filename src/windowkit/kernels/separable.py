@@ -13,7 +13,7 @@ import functools
 import numpy as np
 
 from ._jit import helper, loop, output_rows, scalar
-from .rows import MAX, SEGMENT, SUM, depth_row, pool_row, segments
+from .rows import MAX, SEGMENT, SUM, depth_row, extreme_rows, pool_row, segments
 
 # Windows side by side along the rows, at most this many columns wide, are
 # pooled by block_pool, one compiled copy per width.
@@ -68,9 +68,13 @@ def separable_pool(reduce, doubling):
             column = column_space[:width]
             first_depth = d * stride_depth
             first_row = r * stride_rows
-            for j in range(window_rows):
-                depth_row(x, b, first_depth, window_depth, first_row + j, first_col, column,
-                          j == 0, reduce)
+            if reduce == SUM:
+                for j in range(window_rows):
+                    depth_row(x, b, first_depth, window_depth, first_row + j, first_col, column,
+                              j == 0, reduce)
+            else:
+                extreme_rows(x, b, first_depth, window_depth, first_row, window_rows, first_col,
+                             column, scratch_space[:width], reduce)
             pool_row(column, window_cols, stride_cols, divide_by, scratch_space[:width],
                      out[b, d, r, first_out:stop_out], reduce, doubling)
             segment += 1
