@@ -126,6 +126,33 @@ def extreme_rows(x, b, first_depth, window_depth, first_row, window_rows, first_
                 other[c] = combine(into[c], row[c], reduce)
 
 
+@helper
+def pair_into(into, a, b, reduce):
+    """``into[c] = combine(a[c], b[c])`` along a whole row (out of place, see
+    :func:`extreme_rows`)."""
+    for c in range(into.shape[0]):
+        c = np.uintp(c)
+        into[c] = combine(a[c], b[c], reduce)
+
+
+@helper
+def extreme_row_into(into, previous, x, b, first_depth, window_depth, row, first_col, reduce):
+    """``previous`` combined with columns ``first_col`` on of row ``row`` of
+    ``x[b]`` over ``window_depth`` depth slices, into ``into``, in
+    :func:`depth_row`'s order: out of place for the first slice (see
+    :func:`extreme_rows`), in place for the others."""
+    last_col = first_col + into.shape[0]
+    first_slice = x[b, first_depth, row, first_col:last_col]
+    for c in range(into.shape[0]):
+        c = np.uintp(c)
+        into[c] = combine(previous[c], first_slice[c], reduce)
+    for i in range(1, window_depth):
+        depth_slice = x[b, first_depth + i, row, first_col:last_col]
+        for c in range(into.shape[0]):
+            c = np.uintp(c)
+            into[c] = combine(into[c], depth_slice[c], reduce)
+
+
 def row_uses_doubling(window, stride):
     """Whether rows of this window are pooled by doubling spans rather than
     directly: the ``doubling`` constant of the kernel copy that pools them."""

@@ -6,7 +6,8 @@ import functools
 import numpy as np
 
 from ._jit import loop, scalar
-from .rows import SEGMENT, combine_into, copy_into, depth_row, pool_row, segments
+from .rows import (SEGMENT, SUM, combine_into, copy_into, depth_row, extreme_row_into, pair_into,
+                   pool_row, segments)
 
 # van Herk keeps one scratch row per row of the window. Its segments narrow
 # when that would pass VAN_HERK_SCRATCH elements (windows over 16 rows on
@@ -52,7 +53,8 @@ def van_herk_pool(reduce, doubling):
         is one block of rows, one segment wide (:func:`van_herk_segment`).
         Cost per output: about ``2 * window_depth * stride_rows + 1``
         combines per input column, plus the row pooling. Scratch:
-        ``window_rows + 2`` segments of :func:`van_herk_segment` elements.
+        ``window_rows + 3`` segments of :func:`van_herk_segment` elements (max and
+        min alternate between two prefix rows).
         """
         window_depth, window_rows, window_cols = window
         stride_depth, stride_rows, stride_cols = stride
@@ -63,7 +65,7 @@ def van_herk_pool(reduce, doubling):
         per_segment, n_segments = segments(out_cols, window_cols, stride_cols, size)
         span = (min(per_segment, out_cols) - 1) * stride_cols + window_cols
         suffix_space = np.empty((window_rows, span), out.dtype)
-        prefix_space = np.empty(span, out.dtype)
+        prefix_space = np.empty((2, span), out.dtype)
         scratch_space = np.empty(span, out.dtype)
         for task in range(first_task, stop_task):
             block_task = task // n_segments
@@ -74,7 +76,7 @@ def van_herk_pool(reduce, doubling):
             stop_out = min(out_cols, first_out + per_segment)
             first_col = first_out * stride_cols
             width = (stop_out - first_out - 1) * stride_cols + window_cols
-            prefix = prefix_space[:width]
+            prefix = prefix_space[0, :width]
             first_depth = d * stride_depth
             # One input row per step i, combined over the window's depth.
             # Steps 0 to window_rows - 1 read the block's rows, last first:
@@ -87,26 +89,46 @@ def van_herk_pool(reduce, doubling):
             for i in range(2 * window_rows - 1):
                 if i < window_rows:
                     t = window_rows - 1 - i
-                    if i > 0:
-                        copy_into(suffix_space[t, :width], suffix_space[t + 1, :width])
-                    target, row, first = suffix_space[t, :width], block_start + t, i == 0
+                    suffix, row = suffix_space[t, :width], block_start + t
+                    if i == 0:
+                        depth_row(x, b, first_depth, window_depth, row, first_col, suffix, True,
+                                  reduce)
+                    elif reduce == SUM:
+                        copy_into(suffix, suffix_space[t + 1, :width])
+                        depth_row(x, b, first_depth, window_depth, row, first_col, suffix, False,
+                                  reduce)
+                    else:  # max and min out of place (see rows.extreme_rows)
+                        extreme_row_into(suffix, suffix_space[t + 1, :width], x, b, first_depth,
+                                         window_depth, row, first_col, reduce)
+                    if i < window_rows - 1:
+                        continue
                 else:
                     t = i - window_rows + 1
                     if block_start + t > last_start:
                         break
-                    target, row, first = prefix, block_start + t + window_rows - 1, t == 1
-                depth_row(x, b, first_depth, window_depth, row, first_col, target, first, reduce)
-                if i < window_rows - 1:
-                    continue
-                t = i - window_rows + 1
+                    row = block_start + t + window_rows - 1
+                    # Sums add into one prefix row; max and min alternate
+                    # between two.
+                    prefix = prefix_space[0 if reduce == SUM else t % 2, :width]
+                    if t == 1 or reduce == SUM:
+                        depth_row(x, b, first_depth, window_depth, row, first_col, prefix, t == 1,
+                                  reduce)
+                    else:
+                        extreme_row_into(prefix, prefix_space[(t - 1) % 2, :width], x, b,
+                                         first_depth, window_depth, row, first_col, reduce)
                 start = block_start + t
                 if start % stride_rows != 0:
                     continue
-                # Suffix t is not read again: combine and pool it in place.
-                window_row = suffix_space[t, :width]
-                if t > 0:
+                # Suffix t is not read again: the window's row is it combined
+                # with the prefix, in place for sums, into the scratch row for
+                # max and min (suffix t then is the scratch).
+                window_row, spare = suffix_space[t, :width], scratch_space[:width]
+                if t > 0 and reduce == SUM:
                     combine_into(window_row, prefix, reduce)
-                pool_row(window_row, window_cols, stride_cols, divide_by, scratch_space[:width],
+                elif t > 0:
+                    window_row, spare = spare, window_row
+                    pair_into(window_row, spare, prefix, reduce)
+                pool_row(window_row, window_cols, stride_cols, divide_by, spare,
                          out[b, d, start // stride_rows, first_out:stop_out], reduce, doubling)
 
     return van_herk_pool
