@@ -107,23 +107,16 @@ def extreme_rows(x, b, first_depth, window_depth, first_row, window_rows, first_
     for t in range(1, n_rows):
         row = x[b, first_depth + t % window_depth, first_row + t // window_depth,
                 first_col:last_col]
-        to_into = (n_rows - 1 - t) % 2 == 0
-        if t == 1 and to_into:
+        # Pass t writes into ``into`` when the passes left are even.
+        previous, target = (other, into) if (n_rows - 1 - t) % 2 == 0 else (into, other)
+        if t == 1:
             for c in range(n_cols):
                 c = np.uintp(c)
-                into[c] = combine(first[c], row[c], reduce)
-        elif t == 1:
-            for c in range(n_cols):
-                c = np.uintp(c)
-                other[c] = combine(first[c], row[c], reduce)
-        elif to_into:
-            for c in range(n_cols):
-                c = np.uintp(c)
-                into[c] = combine(other[c], row[c], reduce)
+                target[c] = combine(first[c], row[c], reduce)
         else:
             for c in range(n_cols):
                 c = np.uintp(c)
-                other[c] = combine(into[c], row[c], reduce)
+                target[c] = combine(previous[c], row[c], reduce)
 
 
 @helper
@@ -235,23 +228,16 @@ def pool_row(row, window, stride, divide_by, scratch, out_row, reduce, doubling)
         first = level[first_offset:]
         for piece in range(1, n_pieces):
             picked = level[first_offset + piece * spacing:]
-            to_out = (n_pieces - 1 - piece) % 2 == 0
-            if piece == 1 and to_out:
+            previous, target = ((spare, out_row) if (n_pieces - 1 - piece) % 2 == 0
+                                else (out_row, spare))
+            if piece == 1:
                 for o in range(n_out):
                     o = np.uintp(o)
-                    out_row[o] = combine(first[o * step], picked[o * step], reduce)
-            elif piece == 1:
-                for o in range(n_out):
-                    o = np.uintp(o)
-                    spare[o] = combine(first[o * step], picked[o * step], reduce)
-            elif to_out:
-                for o in range(n_out):
-                    o = np.uintp(o)
-                    out_row[o] = combine(spare[o], picked[o * step], reduce)
+                    target[o] = combine(first[o * step], picked[o * step], reduce)
             else:
                 for o in range(n_out):
                     o = np.uintp(o)
-                    spare[o] = combine(out_row[o], picked[o * step], reduce)
+                    target[o] = combine(previous[o], picked[o * step], reduce)
         n_pieces = 0
     for piece in range(n_pieces):
         picked = level[first_offset + piece * spacing:]

@@ -89,33 +89,30 @@ def van_herk_pool(reduce, doubling):
             for i in range(2 * window_rows - 1):
                 if i < window_rows:
                     t = window_rows - 1 - i
-                    suffix, row = suffix_space[t, :width], block_start + t
-                    if i == 0:
-                        depth_row(x, b, first_depth, window_depth, row, first_col, suffix, True,
-                                  reduce)
-                    elif reduce == SUM:
-                        copy_into(suffix, suffix_space[t + 1, :width])
-                        depth_row(x, b, first_depth, window_depth, row, first_col, suffix, False,
-                                  reduce)
-                    else:  # max and min out of place (see rows.extreme_rows)
-                        extreme_row_into(suffix, suffix_space[t + 1, :width], x, b, first_depth,
-                                         window_depth, row, first_col, reduce)
-                    if i < window_rows - 1:
-                        continue
+                    row, first = block_start + t, i == 0
+                    # Suffix t starts from suffix t + 1.
+                    target = suffix_space[t, :width]
+                    previous = suffix_space[min(t + 1, window_rows - 1), :width]
                 else:
                     t = i - window_rows + 1
                     if block_start + t > last_start:
                         break
-                    row = block_start + t + window_rows - 1
+                    row, first = block_start + t + window_rows - 1, t == 1
                     # Sums add into one prefix row; max and min alternate
                     # between two.
-                    prefix = prefix_space[0 if reduce == SUM else t % 2, :width]
-                    if t == 1 or reduce == SUM:
-                        depth_row(x, b, first_depth, window_depth, row, first_col, prefix, t == 1,
-                                  reduce)
-                    else:
-                        extreme_row_into(prefix, prefix_space[(t - 1) % 2, :width], x, b,
-                                         first_depth, window_depth, row, first_col, reduce)
+                    target = prefix_space[0 if reduce == SUM else t % 2, :width]
+                    previous = prefix_space[0 if reduce == SUM else (t - 1) % 2, :width]
+                    prefix = target
+                if first or reduce == SUM:
+                    if not first and i < window_rows:
+                        copy_into(target, previous)
+                    depth_row(x, b, first_depth, window_depth, row, first_col, target, first,
+                              reduce)
+                else:  # max and min out of place (see rows.extreme_rows)
+                    extreme_row_into(target, previous, x, b, first_depth, window_depth, row,
+                                     first_col, reduce)
+                if i < window_rows - 1:
+                    continue
                 start = block_start + t
                 if start % stride_rows != 0:
                     continue
