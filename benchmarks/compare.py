@@ -165,7 +165,7 @@ def run_numpy_view(case, x, kernel):
 
 def _blocks(case, x):
     """``x`` cropped to whole blocks and reshaped so that each windowed axis
-    splits into (blocks, window): the axes to reduce, and the view."""
+    splits into (blocks, window): the view, and the axes to reduce."""
     k = case.window
     if case.op == "correlate" or case.stride != k:
         raise Unsupported("blocks only")

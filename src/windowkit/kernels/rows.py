@@ -238,7 +238,7 @@ def pool_row(row, window, stride, divide_by, scratch, out_row, reduce, doubling)
                 for o in range(n_out):
                     o = np.uintp(o)
                     target[o] = combine(previous[o], picked[o * step], reduce)
-        n_pieces = 0
+        n_pieces = 0  # every piece is in: nothing left for the loop below
     for piece in range(n_pieces):
         picked = level[first_offset + piece * spacing:]
         if first_offset == 0 and piece == 0:

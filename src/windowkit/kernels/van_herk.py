@@ -90,7 +90,8 @@ def van_herk_pool(reduce, doubling):
                 if i < window_rows:
                     t = window_rows - 1 - i
                     row, first = block_start + t, i == 0
-                    # Suffix t starts from suffix t + 1.
+                    # Suffix t starts from suffix t + 1 (none for the last,
+                    # i == 0: the clamp only keeps the index in range).
                     target = suffix_space[t, :width]
                     previous = suffix_space[min(t + 1, window_rows - 1), :width]
                 else:
