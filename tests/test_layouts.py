@@ -150,3 +150,76 @@ def test_many_channels_last_become_the_rows():
         nchw = np.ascontiguousarray(np.moveaxis(x, -1, 1))
         np.testing.assert_array_equal(result, np.moveaxis(wk.max_pool(nchw, 3, 2), 1, -1),
                                       strict=True)
+
+
+# shape, window, stride, axes: channels last, the column stride 1, so that the
+# windowed axis varying fastest and the channels are one row to the loops.
+INTERLEAVED = [
+    ((13, 17, 3), (3, 3), 1, (0, 1)),  # an RGB image
+    ((13, 17, 3), (2, 9), (3, 1), (0, 1)),  # wide: rows by doubling spans
+    ((17, 13, 4), (3, 2), (1, 2), (1, 0)),  # the axes given the other way
+    ((2, 9, 10, 5), (4, 3), (2, 1), (1, 2)),  # NHWC
+    ((2, 9, 10, 40), (3, 3), 1, (1, 2)),  # NHWC with many channels
+    ((3, 40, 2), (5,), (1,), (1,)),  # signals of two channels
+    ((2, 5, 6, 7, 3), (2, 3, 4), (2, 1, 1), (1, 2, 3)),  # volumes, 3-D windows
+    ((4, 3000, 3), (2, 3), 1, (0, 1)),  # rows of several segments
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.uint8, np.float16])
+@pytest.mark.parametrize("shape, window, stride, axes", INTERLEAVED, ids=lambda v: str(v))
+def test_interleaved_channels_are_the_channels_first_results(shape, window, stride, axes, dtype):
+    """Channels last at a column stride of 1: the loops run along the
+    interleaved rows, the window's columns the channel count apart, and
+    combine in the order they do for the channels-first copy, so even
+    float sums are bitwise its results; NaN and inf where it has them."""
+    x = with_nan(make_data(shape, dtype))
+    if x.dtype.kind == "f":
+        x.flat[5::23] = np.inf
+        x.flat[11::29] = -np.inf
+    before = x.copy()
+    channels = x.ndim - 1
+    first = np.ascontiguousarray(np.moveaxis(x, channels, 0))  # channels first, C order
+    first_axes = tuple(a + 1 for a in axes)
+    for reduce in ("max", "min", "sum", "mean"):
+        for method in ("separable", "van_herk", "auto"):
+            plan = _plan.pool_plan(x.shape, x.dtype, window, stride, axes, reduce, method,
+                                   "numba", x.strides)
+            assert plan.interleaved, (reduce, method)
+            actual = plan(x)
+            assert actual.transpose(plan.order).flags.c_contiguous  # laid out as x
+            expected = np.moveaxis(wk.pool(first, window, stride, reduce=reduce,
+                                           axes=first_axes, method=method), 0, channels)
+            message = f"{reduce} {method}"
+            np.testing.assert_array_equal(actual, expected, err_msg=message, strict=True)
+            # Into a given output of another layout: through a temporary.
+            into = np.zeros(expected.shape[::-1], expected.dtype).T
+            wk.pool(x, window, stride, reduce=reduce, axes=axes, method=method, out=into)
+            np.testing.assert_array_equal(into, expected, err_msg=message, strict=True)
+    np.testing.assert_array_equal(x, before, strict=True)
+
+
+def test_interleaved_only_where_the_row_is_one_run_at_column_stride_1():
+    """Not at a column stride above 1, not for the direct loop, not when
+    the channels are not the fastest axis next to the row, nor when the
+    row and its channels are not one run of memory (then the strided view
+    in the caller's order, as before)."""
+    rgb = make_data((13, 17, 3), np.float64)
+
+    def interleaved(x, window=3, stride=1, axes=(0, 1), method="auto"):
+        plan = _plan.pool_plan(x.shape, x.dtype, window, stride, axes, "max", method,
+                               "numba", x.strides)
+        np.testing.assert_array_equal(
+            plan(x), wk.pool(x, window, stride, axes=axes, method="direct"), strict=True)
+        return plan.interleaved
+
+    assert interleaved(rgb)
+    assert not interleaved(rgb, stride=(1, 2))
+    assert not interleaved(rgb, method="direct")
+    assert not interleaved(np.asfortranarray(rgb))
+    assert not interleaved(make_data((13, 34, 3), np.float64)[:, ::2])  # gaps in the row
+    assert not interleaved(make_data((13, 17, 4), np.float64)[..., :3])
+    # Every other channel of six: one run of stride 2, still one row.
+    assert interleaved(make_data((13, 17, 6), np.float64)[..., ::2])
+    assert not interleaved(make_data((3, 13, 17), np.float64), axes=(1, 2))  # channels first
+    assert interleaved(make_data((13, 17, 3), np.float64)[::-1])  # rows reversed: still one run

@@ -160,7 +160,7 @@ def test_side_by_side_kernels_run_exactly_their_tasks(name, window):
     shape = (2, 5, 9, 20_000) if window[0] == 1 and window[1] == 1 else (3, 6, 11, 40)
     x = make_data(shape, np.float64)
     out_shape = wk.output_shape(shape, window, window, axes=(1, 2, 3))
-    args = (x, window, window, np.intp(0))
+    args = (x, window, window, np.intp(1), np.intp(0))  # column step 1, no division
     whole = np.full(out_shape, -99.0)
     compiled, n_tasks = loop.prepare(args, whole)
     assert n_tasks > 8
@@ -278,6 +278,44 @@ def test_choose_method():
         method = wk.choose_method("max", x.shape, window, stride).method
         np.testing.assert_array_equal(wk.max_pool(x, window, stride),
                                       wk.max_pool(x, window, stride, method=method))
+
+
+def test_choose_method_reports_the_layout_the_call_runs():
+    """With ``strides=``, choose_method answers for that array: the method
+    of its memory order (an F-ordered image's window is swapped, 31 rows
+    becoming 31 columns) and the layout the plan takes, the same plan a
+    call builds."""
+    from windowkit import _plan
+
+    image = np.asfortranarray(make_data((64, 48), np.float64))
+    assert wk.choose_method("max", image.shape, (31, 3), 1).method == "van_herk"  # C order
+    in_memory = wk.choose_method("max", image.shape, (31, 3), 1, strides=image.strides)
+    assert in_memory.method == "separable"
+    assert in_memory.layout == "memory order: the axes (1, 0), slowest first"
+    rgb = make_data((20, 30, 3), np.uint8)
+    nhwc = make_data((2, 9, 10, 40), np.float32)
+    cases = [
+        (rgb, 3, 1, (0, 1), "interleaved channels: axis 1 and the 3 channels of axis 2 as one "
+                            "row"),
+        (rgb, 2, 2, (0, 1), "the axes' order: the batch axes, then the windowed axes (0, 1)"),
+        (nhwc, 3, 2, (1, 2), "channels as rows: the 40 channels of axis 3 as the row"),
+        (image, (31, 3), 1, None, "memory order: the axes (1, 0), slowest first"),
+    ]
+    for x, window, stride, axes, expected in cases:
+        for op in ("max", "mean"):
+            choice = wk.choose_method(op, x.shape, window, stride, axes=axes, dtype=x.dtype,
+                                      strides=x.strides)
+            assert choice.layout == expected, (x.shape, op)
+            plan = _plan.pool_plan(x.shape, x.dtype, window, stride, axes, op, "auto", "numba",
+                                   x.strides)
+            assert plan.choice.method == choice.method
+            np.testing.assert_array_equal(
+                wk.pool(x, window, stride, reduce=op, axes=axes),
+                wk.pool(x, window, stride, reduce=op, axes=axes, method=choice.method))
+    assert wk.choose_method("correlate", nhwc.shape, (3, 3), 2, axes=(1, 2),
+                            strides=nhwc.strides).layout.startswith("channels as rows")
+    with pytest.raises(ValueError, match=r"strides \(8,\) has 1 entries for a shape of 2 axes"):
+        wk.choose_method("max", (5, 5), 2, strides=(8,))
 
 
 def test_choose_method_validates_like_the_ops():

@@ -7,6 +7,8 @@ cost model. The loops are in :mod:`windowkit.kernels`, the vectorised
 reference in :mod:`windowkit.strided`.
 """
 
+import dataclasses
+
 import numpy as np
 
 from . import _dask, _methods, _plan, strided
@@ -392,7 +394,7 @@ def _correlate(x, kernel, stride, axes, out, impl, method, *, flip):
     return _plan.correlate(x, kernel, stride, axes, method, impl, flip, out)
 
 
-def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64):
+def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64, strides=None):
     """The algorithm ``method="auto"`` runs for ``op`` on an array of ``shape``, and why.
 
     Parameters
@@ -405,13 +407,20 @@ def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64
         For correlate and convolve, the result's dtype (``np.result_type``
         of the data and the kernel; pooling does not depend on it): only
         float and complex results can get ``"fft"``. Default float64.
+    strides : tuple of int, optional
+        The input's ``.strides``, in bytes: the method and layout are then
+        those of a call on that array (a Fortran-ordered image is pooled as
+        the C-ordered transpose it is in memory, with the window swapped;
+        see docs/methods.md). Default: C order, with ``dtype``'s itemsize.
 
     Returns
     -------
     MethodChoice
         ``.method`` is the name to pass as ``method=``; ``.reason`` says why;
         ``.work`` is the chosen method's estimated number of element
-        operations (reads and combines) for one call.
+        operations (reads and combines) for one call; ``.layout`` says how
+        the loops take the input (the axes' order, memory order, channels
+        as rows or interleaved channels).
 
     Examples
     --------
@@ -426,11 +435,28 @@ def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64
     'fft'
     >>> wk.choose_method("correlate", (2048, 2048), (31, 31), dtype=np.int32).method
     'rows'
+    >>> rgb = np.zeros((1080, 1920, 3), np.uint8)
+    >>> print(wk.choose_method("mean", rgb.shape, 3, 1, axes=(0, 1), strides=rgb.strides).layout)
+    interleaved channels: axis 1 and the 3 channels of axis 2 as one row
     """
     v.check_choice(op, "op", v.REDUCTIONS + ("correlate", "convolve"))
     shape = v.as_shape(shape)
+    dtype = np.dtype(dtype)
+    if strides is None:
+        strides = tuple(int(np.prod(shape[i + 1:])) * dtype.itemsize for i in range(len(shape)))
+    elif len(strides) != len(shape):
+        raise ValueError(f"strides {tuple(strides)} has {len(strides)} entries for a shape of "
+                         f"{len(shape)} axes")
+    strides = tuple(int(s) for s in strides)
     if op in ("correlate", "convolve"):
         geometry = v.geometry(shape, window, 1 if stride is None else stride, axes, name="kernel")
-        return _methods.choose_correlate_method(shape, geometry, np.dtype(dtype))
-    geometry = v.geometry(shape, window, stride, axes, default_stride="window")
-    return _methods.choose_pool_method(shape, geometry)
+        kernel = np.zeros(geometry.window, dtype)
+        plan = _plan.correlate_plan(shape, dtype, kernel, geometry.stride, geometry.axes, "auto",
+                                    "numba", op == "convolve", strides)
+        choice = _methods.choose_correlate_method(shape, geometry, dtype)
+    else:
+        geometry = v.geometry(shape, window, stride, axes, default_stride="window")
+        plan = _plan.pool_plan(shape, dtype, geometry.window, geometry.stride, geometry.axes,
+                               op, "auto", "numba", strides)
+        choice = plan.choice
+    return dataclasses.replace(choice, layout=_plan.layout(plan, shape, geometry.axes))

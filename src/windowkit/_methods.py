@@ -21,7 +21,9 @@ THREADS_MIN_WORK = 1 << 21
 # A batch axis at least this long that varies fastest in memory (channels
 # last, NHWC) becomes the loops' row axis, with a window of 1: the loops then
 # combine whole runs of channels, vectorised, instead of loading with the
-# channel count as stride (docs/performance.md has the measurements).
+# channel count as stride (docs/performance.md has the measurements). At a
+# column stride of 1 pooling instead runs along the interleaved rows, for
+# any channel count (windowkit._plan.interleaved_channels).
 CHANNELS_MIN = 32
 
 # "fft" when the direct sum would take at least this many multiply-adds per
@@ -38,6 +40,7 @@ class MethodChoice:
     method: str
     reason: str
     work: int  # the chosen method's estimated element operations in one call
+    layout: str = "the axes' order"  # how the loops take the input (windowkit._plan.layout)
 
     def __str__(self):
         return f"{self.method}: {self.reason}"

@@ -47,7 +47,8 @@ class Plan:
 
     __slots__ = ("out_shape", "dtype", "others", "impl", "reference", "loop", "args", "stage",
                  "compute", "parts", "axes", "order", "inverse", "follow_layout", "target_shape",
-                 "divide_by", "threaded", "x_shape4", "target_shape4", "prepared")
+                 "divide_by", "threaded", "x_shape4", "target_shape4", "prepared", "interleaved",
+                 "choice")
 
     def __call__(self, x, out=None):
         """Compute into ``out`` (checked) or a new array, and return it."""
@@ -71,7 +72,7 @@ class Plan:
             x = x.transpose(self.order)
         out_view = out.transpose(self.order) if moved else out
         direct_out = out_view.dtype == self.compute and (
-            out_view.flags.c_contiguous or not x.flags.c_contiguous)
+            out_view.flags.c_contiguous or not (x.flags.c_contiguous or self.interleaved))
         target = out_view if direct_out else np.empty(self.target_shape, self.compute)
         n_threads = numba.get_num_threads() if self.threaded else 1
         if self.parts:
@@ -97,6 +98,8 @@ class Plan:
             pairs = [(x.reshape(self.x_shape4, copy=False),
                       target.reshape(self.target_shape4, copy=False))]
         except ValueError:
+            if self.interleaved:  # planned to fold (see interleaved_channels)
+                raise
             # Batch axes that do not fold without a copy: one pair for each
             # index of the leading ones, leaving a single batch axis.
             n_window_dims = len(self.axes)
@@ -138,7 +141,24 @@ def _new_plan(shape, geometry, dtype, impl, order=None, others=()):
     plan.prepared = {}
     plan.parts = False
     plan.divide_by = None
+    plan.interleaved = False
+    plan.choice = None
     return plan
+
+
+def layout(plan, shape, given_axes):
+    """How ``plan``'s loops take an input of ``shape`` whose windowed axes
+    the caller gave as ``given_axes``, in words (:func:`windowkit.choose_method`)."""
+    if plan.interleaved:
+        row, channels = plan.order[-2], plan.order[-1]
+        return (f"interleaved channels: axis {row} and the {shape[channels]} channels of "
+                f"axis {channels} as one row")
+    if len(plan.axes) > len(given_axes):
+        channels = plan.axes[-1]
+        return f"channels as rows: the {shape[channels]} channels of axis {channels} as the row"
+    if plan.follow_layout:
+        return f"memory order: the axes {plan.order}, slowest first"
+    return f"the axes' order: the batch axes, then the windowed axes {tuple(given_axes)}"
 
 
 def default_order(ndim, axes):
@@ -161,6 +181,8 @@ def in_memory_order(geometry, shape, strides):
     channels. Otherwise (or for a Dask block, ``strides=None``) the batch
     axes keep their order and the windowed axes the caller's. Axes of length
     1 or stride 0 say nothing about the layout and count as the slowest.
+    The fast pooling loops take :func:`interleaved_channels` instead where
+    it applies.
     """
     order = default_order(len(shape), geometry.axes)
     if strides is None:
@@ -193,6 +215,52 @@ def in_memory_order(geometry, shape, strides):
                       tuple(geometry.window[j] for j in position) + ones,
                       tuple(geometry.stride[j] for j in position) + ones,
                       geometry.out_shape), memory
+
+
+def interleaved_channels(geometry, shape, strides):
+    """``(geometry, order, step)`` for pooling a channels-last input along its
+    interleaved rows, or None.
+
+    When the fastest axis in memory is a batch axis (channels: an RGB
+    image, NHWC feature maps) right after the fastest windowed axis, which
+    the window crosses at a stride of 1, the two are one row to the loops:
+    a window's columns are ``step`` (the channel count) elements apart, and
+    the outputs of a row, channels interleaved, are contiguous too. Every
+    loop then runs along memory at unit stride, where the strided view in
+    the caller's order loads with the channel count as stride. ``geometry``
+    is that of :func:`in_memory_order`'s channels (a window and stride of 1
+    on the channel axis, last) and ``order`` takes the other batch axes
+    first, then the windowed axes, slowest first, then the channels; the
+    other batch axes must fold into one and the row axes merge without a
+    copy.
+    """
+    if strides is None or len(geometry.axes) > 3:
+        return None
+
+    def pace(axis):
+        return math.inf if shape[axis] == 1 or strides[axis] == 0 else abs(strides[axis])
+
+    batch = [axis for axis in range(len(shape)) if axis not in geometry.axes]
+    if not batch or min(map(pace, batch)) == math.inf:
+        return None
+    channels = min(batch, key=pace)
+    by_pace = functools.partial(sorted, key=pace, reverse=True)
+    others = by_pace(axis for axis in batch if axis != channels)
+    windowed = by_pace(geometry.axes)
+    last = windowed[-1]
+    if geometry.stride[geometry.axes.index(last)] != 1 or pace(last) == math.inf:
+        return None
+    # The row (last windowed axis, then the channels) and the other batch
+    # axes must each be one run of memory.
+    for slow, fast in list(zip(others, others[1:])) + [(last, channels)]:
+        if shape[slow] > 1 and shape[fast] > 1 and strides[slow] != shape[fast] * strides[fast]:
+            return None
+    position = [geometry.axes.index(axis) for axis in windowed]
+    return v.Geometry(tuple(windowed) + (channels,),
+                      tuple(geometry.window[j] for j in position) + (1,),
+                      tuple(geometry.stride[j] for j in position) + (1,),
+                      geometry.out_shape), tuple(others) + tuple(windowed) + (channels,), \
+        shape[channels]
 
 
 def _staging(dtype, impl):
@@ -280,16 +348,34 @@ def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl, strides=
         plan = _new_plan(shape, geometry, result, impl)
         plan.reference = lambda x, out: strided.pool(strided.window_view(x, geometry), reduce, out)
         return plan
+    given = geometry
     geometry, order = in_memory_order(geometry, shape, strides)
+    choice = None
+    if method == "auto":
+        choice = _methods.choose_pool_method(shape, geometry)
+        method = choice.method
+    work = _methods.pool_work(shape, geometry, method)
+    interleaved = None if method == "direct" else interleaved_channels(given, shape, strides)
+    step = 1
+    if interleaved is not None:
+        geometry, order, step = interleaved
     plan = _new_plan(shape, geometry, result, impl, order)
+    plan.choice = choice
     plan.stage = _staging(dtype, impl)
     plan.compute = v.accumulator_dtype(result)
-    if method == "auto":
-        method = _methods.choose_pool_method(shape, geometry).method
-    plan.threaded = _methods.pool_work(shape, geometry, method) >= _methods.THREADS_MIN_WORK
+    plan.threaded = work >= _methods.THREADS_MIN_WORK
     count = math.prod(geometry.window) if reduce == "mean" else None
     window3 = _methods.pad3(geometry.window, 1)
     stride3 = _methods.pad3(geometry.stride, 1)
+    if interleaved is not None:
+        # The channels join the last windowed axis in one row (4-D views
+        # made without a copy, see interleaved_channels).
+        window3 = _methods.pad3(geometry.window[:-1], 1)
+        stride3 = _methods.pad3(geometry.stride[:-1], 1)
+        in_order = tuple(shape[axis] for axis in plan.order)
+        plan.x_shape4 = _interleaved_shape(in_order, len(geometry.axes))
+        plan.target_shape4 = _interleaved_shape(plan.target_shape, len(geometry.axes))
+        plan.interleaved = True
     if method == "direct":
         if reduce in ("max", "min"):
             plan.loop, plan.args = direct.extreme_pool, (window3, stride3, reduce == "max")
@@ -303,8 +389,14 @@ def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl, strides=
     if plan.parts:
         plan.divide_by, count = count, None
     plan.loop = fast_pool_loop(method, _REDUCE_CODES[reduce], window3, stride3)
-    plan.args = (window3, stride3, np.intp(count or 0))
+    plan.args = (window3, stride3, np.intp(step), np.intp(count or 0))
     return plan
+
+
+def _interleaved_shape(shape, n_window_dims):
+    """:func:`folded_shape` with the last two axes (the last windowed one and
+    the channels) as one."""
+    return folded_shape(shape[:-2] + (shape[-2] * shape[-1],), n_window_dims - 1)
 
 
 def fast_pool_loop(method, code, window3, stride3):

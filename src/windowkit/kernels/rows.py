@@ -158,17 +158,19 @@ def row_uses_doubling(window, stride):
 
 
 @helper
-def pool_row(row, window, stride, divide_by, scratch, out_row, reduce, doubling):
+def pool_row(row, window, stride, step, divide_by, scratch, out_row, reduce, doubling):
     """1-D pooling of ``row`` into ``out_row``: ``out_row[o]`` is the
-    reduction of ``row[o * stride : o * stride + window]``.
+    reduction of ``row[o * stride + a * step]`` for ``a`` below ``window``
+    (``step`` is 1 but for channels interleaved in the row, see
+    :func:`~windowkit.kernels.separable.separable_pool`).
 
     Directly (``doubling`` false): the window's offset outside, the output
     position inside, ``window`` vectorised combines per output.
 
     By doubling spans: level ``b`` holds, at ``c``, the reduction of
-    ``row[c : c + 2**b]``; level ``b + 1`` is level ``b`` combined with
-    itself shifted by ``2**b``, written alternately into ``scratch`` and
-    ``row``: about ``stride * log2(window)`` combines per output. Max and
+    ``row[c : c + 2**b * step : step]``; level ``b + 1`` is level ``b``
+    combined with itself shifted by ``2**b * step``, written alternately
+    into ``scratch`` and    ``row``: about ``stride * log2(window)`` combines per output. Max and
     min take two pieces of the largest level that fits, one at each end of
     the window (their overlap is harmless). Sums take one piece per set bit
     of ``window``, side by side (``13 = 1 + 4 + 8``), so nothing is counted
@@ -184,11 +186,12 @@ def pool_row(row, window, stride, divide_by, scratch, out_row, reduce, doubling)
     ``scratch``.
     """
     n_out = out_row.shape[0]
-    step = np.uintp(stride)
-    level, n_pieces, spacing = row, window, 1
+    jump = np.uintp(stride)
+    level, n_pieces, spacing = row, window, step
     spare = scratch
     if doubling:
-        length = (n_out - 1) * stride + window  # elements of the current level
+        # Elements of the current level, whose pieces span ``span`` window elements.
+        length = (n_out - 1) * stride + (window - 1) * step + 1
         span = 1
         remaining = window
         offset = 0
@@ -199,15 +202,15 @@ def pool_row(row, window, stride, divide_by, scratch, out_row, reduce, doubling)
                 if offset == 0:
                     for o in range(n_out):
                         o = np.uintp(o)
-                        out_row[o] = picked[o * step]
+                        out_row[o] = picked[o * jump]
                 else:
                     for o in range(n_out):
                         o = np.uintp(o)
-                        out_row[o] = combine(out_row[o], picked[o * step], reduce)
-                offset += span
+                        out_row[o] = combine(out_row[o], picked[o * jump], reduce)
+                offset += span * step
             remaining >>= 1
-            length -= span
-            shifted, into = level[span:], spare[:length]
+            length -= span * step
+            shifted, into = level[span * step:], spare[:length]
             for c in range(length):
                 c = np.uintp(c)
                 into[c] = combine(level[c], shifted[c], reduce)
@@ -217,7 +220,7 @@ def pool_row(row, window, stride, divide_by, scratch, out_row, reduce, doubling)
             # The last set bit's piece: the largest level.
             n_pieces, spacing, first_offset = 1, 0, offset
         else:
-            n_pieces, spacing, first_offset = 2, window - span, 0
+            n_pieces, spacing, first_offset = 2, (window - span) * step, 0
     else:
         first_offset = 0
     if reduce != SUM and n_pieces > 1:
@@ -233,22 +236,22 @@ def pool_row(row, window, stride, divide_by, scratch, out_row, reduce, doubling)
             if piece == 1:
                 for o in range(n_out):
                     o = np.uintp(o)
-                    target[o] = combine(first[o * step], picked[o * step], reduce)
+                    target[o] = combine(first[o * jump], picked[o * jump], reduce)
             else:
                 for o in range(n_out):
                     o = np.uintp(o)
-                    target[o] = combine(previous[o], picked[o * step], reduce)
+                    target[o] = combine(previous[o], picked[o * jump], reduce)
         n_pieces = 0  # every piece is in: nothing left for the loop below
     for piece in range(n_pieces):
         picked = level[first_offset + piece * spacing:]
         if first_offset == 0 and piece == 0:
             for o in range(n_out):
                 o = np.uintp(o)
-                out_row[o] = picked[o * step]
+                out_row[o] = picked[o * jump]
         else:
             for o in range(n_out):
                 o = np.uintp(o)
-                out_row[o] = combine(out_row[o], picked[o * step], reduce)
+                out_row[o] = combine(out_row[o], picked[o * jump], reduce)
     if reduce == SUM:
         if divide_by > 0:
             for c in range(n_out):

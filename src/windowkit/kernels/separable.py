@@ -20,11 +20,11 @@ from .rows import MAX, SEGMENT, SUM, depth_row, extreme_rows, pool_row, segments
 BLOCK_MAX = 8
 
 
-def separable_tasks(out, window, stride, *args):
+def separable_tasks(out, window, stride, step, *args):
     """How many tasks :func:`separable_pool` and :func:`block_pool` have for ``out``:
     row segments."""
     n_batch, out_depth, out_rows, out_cols = out.shape
-    n_segments = segments.py_func(out_cols, window[2], stride[2], SEGMENT)[1]
+    n_segments = segments.py_func(out_cols, (window[2] - 1) * step + 1, stride[2], SEGMENT)[1]
     return n_batch * out_depth * out_rows * n_segments
 
 
@@ -34,7 +34,7 @@ def separable_pool(reduce, doubling):
     (``doubling``) or directly."""
 
     @loop(separable_tasks)
-    def separable_pool(x, window, stride, divide_by, first_task, stop_task, out):
+    def separable_pool(x, window, stride, step, divide_by, first_task, stop_task, out):
         """Pooling one output row at a time: the window's rows first, then along the row.
 
         For each output row, the ``window_depth * window_rows`` input rows
@@ -43,6 +43,12 @@ def separable_pool(reduce, doubling):
         Both loops run along contiguous rows. ``divide_by`` > 0 divides the
         sums by it (mean), 0 does not. One task is one segment of an output
         row (:data:`~windowkit.kernels.rows.SEGMENT`).
+
+        The window's columns are ``step`` elements apart: 1, or for an image
+        with few channels interleaved (height, width, channels), the channel
+        count, the width and channel axes taken as one row at a column stride
+        of 1, so that every loop runs along the interleaved row
+        (docs/methods.md).
         Cost per output: ``window_depth * window_rows`` combines per input
         column, plus at most ``window_cols`` along the row. Scratch: two
         segments.
@@ -50,8 +56,9 @@ def separable_pool(reduce, doubling):
         window_depth, window_rows, window_cols = window
         stride_depth, stride_rows, stride_cols = stride
         n_batch, out_depth, out_rows, out_cols = out.shape
-        per_segment, n_segments = segments(out_cols, window_cols, stride_cols, SEGMENT)
-        span = (min(per_segment, out_cols) - 1) * stride_cols + window_cols
+        extent = (window_cols - 1) * step + 1
+        per_segment, n_segments = segments(out_cols, extent, stride_cols, SEGMENT)
+        span = (min(per_segment, out_cols) - 1) * stride_cols + extent
         column_space = np.empty(span, out.dtype)
         scratch_space = np.empty(span, out.dtype)
         # Task = ((b * out_depth + d) * out_rows + r) * n_segments + segment,
@@ -64,7 +71,7 @@ def separable_pool(reduce, doubling):
             first_out = segment * per_segment
             stop_out = min(out_cols, first_out + per_segment)
             first_col = first_out * stride_cols
-            width = (stop_out - first_out - 1) * stride_cols + window_cols
+            width = (stop_out - first_out - 1) * stride_cols + extent
             column = column_space[:width]
             first_depth = d * stride_depth
             first_row = r * stride_rows
@@ -75,7 +82,7 @@ def separable_pool(reduce, doubling):
             else:
                 extreme_rows(x, b, first_depth, window_depth, first_row, window_rows, first_col,
                              column, scratch_space[:width], reduce)
-            pool_row(column, window_cols, stride_cols, divide_by, scratch_space[:width],
+            pool_row(column, window_cols, stride_cols, step, divide_by, scratch_space[:width],
                      out[b, d, r, first_out:stop_out], reduce, doubling)
             segment += 1
             if segment == n_segments:
@@ -185,7 +192,7 @@ def block_pool(reduce, block):
     find_max = reduce == MAX
 
     @loop(separable_tasks)
-    def block_pool(x, window, stride, divide_by, first_task, stop_task, out):
+    def block_pool(x, window, stride, step, divide_by, first_task, stop_task, out):
         """Pooling of windows side by side along the rows: the separable path
         when ``window_cols == stride_cols == block``, a constant of each
         compiled copy (up to :data:`BLOCK_MAX`).
@@ -196,7 +203,8 @@ def block_pool(reduce, block):
         general row pass instead makes ``window_cols`` read-modify-write
         passes over the output with strided loads. ``divide_by`` > 0 divides
         the sums (mean). One task is one segment of an output row, as in
-        :func:`separable_pool`.
+        :func:`separable_pool`. ``step`` is unused: it is 1, or the window
+        is one column wide.
         Cost per output: one combine per window element, from registers, and
         ``window_depth * window_rows`` passes over the output row. Scratch: none.
         """
@@ -248,7 +256,7 @@ def extreme_2x2_pool(reduce):
     find_max = reduce == MAX
 
     @loop(output_rows)
-    def extreme_2x2_pool(x, window, stride, divide_by, first_task, stop_task, out):
+    def extreme_2x2_pool(x, window, stride, step, divide_by, first_task, stop_task, out):
         """Max or min of 2x2 windows two columns apart: the separable path for
         the commonest pooling (``window`` is ``(1, 2, 2)``, the column stride 2).
 
@@ -256,8 +264,8 @@ def extreme_2x2_pool(reduce):
         combined in registers and stored once; :func:`block_pool` makes a
         pass over the output per window row. A kernel of its own, so its
         small loop is all that ``max_pool(x, 2)`` compiles. One task is one
-        output row; ``divide_by`` is unused (the arguments are those of every
-        fast pooling loop).
+        output row; ``step`` (1) and ``divide_by`` are unused (the arguments
+        are those of every fast pooling loop).
         Cost per output: 3 combines. Scratch: none.
         """
         stride_depth, stride_rows, stride_cols = stride

@@ -24,12 +24,12 @@ def van_herk_segment(window_rows):
     return max(min(SEGMENT, VAN_HERK_SCRATCH // window_rows), MIN_SEGMENT)
 
 
-def van_herk_tasks(out, window, stride, *args):
+def van_herk_tasks(out, window, stride, step, *args):
     """How many tasks :func:`van_herk_pool` has for ``out``: row blocks x segments."""
     n_batch, out_depth, out_rows, out_cols = out.shape
     n_blocks = (out_rows - 1) * stride[1] // window[1] + 1
     size = van_herk_segment.py_func(window[1])
-    n_segments = segments.py_func(out_cols, window[2], stride[2], size)[1]
+    n_segments = segments.py_func(out_cols, (window[2] - 1) * step + 1, stride[2], size)[1]
     return n_batch * out_depth * n_blocks * n_segments
 
 
@@ -39,7 +39,7 @@ def van_herk_pool(reduce, doubling):
     (``doubling``) or directly."""
 
     @loop(van_herk_tasks)
-    def van_herk_pool(x, window, stride, divide_by, first_task, stop_task, out):
+    def van_herk_pool(x, window, stride, step, divide_by, first_task, stop_task, out):
         """Pooling with 3 row combines per input row, whatever the window's height.
 
         van Herk/Gil-Werman along the rows: input rows are cut into blocks of
@@ -51,6 +51,8 @@ def van_herk_pool(reduce, doubling):
         over the window's depth, then into one suffix and one prefix. Sums
         never subtract, so their error does not grow with the image. One task
         is one block of rows, one segment wide (:func:`van_herk_segment`).
+        The window's columns are ``step`` elements apart, as in
+        :func:`~windowkit.kernels.separable.separable_pool`.
         Cost per output: about ``2 * window_depth * stride_rows + 1``
         combines per input column, plus the row pooling. Scratch:
         ``window_rows + 3`` segments of :func:`van_herk_segment` elements (max and
@@ -62,8 +64,9 @@ def van_herk_pool(reduce, doubling):
         last_start = (out_rows - 1) * stride_rows
         n_blocks = last_start // window_rows + 1
         size = van_herk_segment(window_rows)
-        per_segment, n_segments = segments(out_cols, window_cols, stride_cols, size)
-        span = (min(per_segment, out_cols) - 1) * stride_cols + window_cols
+        extent = (window_cols - 1) * step + 1
+        per_segment, n_segments = segments(out_cols, extent, stride_cols, size)
+        span = (min(per_segment, out_cols) - 1) * stride_cols + extent
         suffix_space = np.empty((window_rows, span), out.dtype)
         prefix_space = np.empty((2, span), out.dtype)
         scratch_space = np.empty(span, out.dtype)
@@ -75,7 +78,7 @@ def van_herk_pool(reduce, doubling):
             first_out = task % n_segments * per_segment
             stop_out = min(out_cols, first_out + per_segment)
             first_col = first_out * stride_cols
-            width = (stop_out - first_out - 1) * stride_cols + window_cols
+            width = (stop_out - first_out - 1) * stride_cols + extent
             prefix = prefix_space[0, :width]
             first_depth = d * stride_depth
             # One input row per step i, combined over the window's depth.
@@ -126,7 +129,7 @@ def van_herk_pool(reduce, doubling):
                 elif t > 0:
                     window_row, spare = spare, window_row
                     pair_into(window_row, spare, prefix, reduce)
-                pool_row(window_row, window_cols, stride_cols, divide_by, spare,
+                pool_row(window_row, window_cols, stride_cols, step, divide_by, spare,
                          out[b, d, start // stride_rows, first_out:stop_out], reduce, doubling)
 
     return van_herk_pool
