@@ -4,7 +4,7 @@ import numpy as np
 
 import windowkit as wk
 
-from .common import SHAPES, Timed, make_input, warm
+from .common import LAYOUTS, SHAPES, Timed, layout_input, make_input, warm
 
 class _CorrelateInput:
     """One input for every combination of a class's grid (no benchmarks)."""
@@ -129,3 +129,20 @@ class Convolve(Timed):
 
     def time_convolve(self, kernel, impl):
         wk.convolve(self.x, self.kernel, impl=impl)
+
+
+class CorrelateLayout(Timed):
+    """A 1080x1920 float32 colour image correlated with a 3x3 kernel over its
+    height and width in each layout of ``common.LAYOUTS``, at strides 1 and 2."""
+
+    params = [list(LAYOUTS), [1, 2]]
+    param_names = ["layout", "stride"]
+
+    def setup(self, layout, stride):
+        self.x, self.axes = layout_input(layout, 1080, 1920, "float32")
+        self.kernel = make_input((3, 3), "float32", seed=1)
+        small, axes = layout_input(layout, 8, 9, "float32")
+        wk.correlate(small, self.kernel, stride, axes=axes)
+
+    def time_correlate(self, layout, stride):
+        wk.correlate(self.x, self.kernel, stride, axes=self.axes)

@@ -11,7 +11,7 @@ is one ``too_slow`` would leave out.
 
 import windowkit as wk
 
-from .common import SHAPES, Timed, make_input, stride_value, warm
+from .common import LAYOUTS, SHAPES, Timed, layout_input, make_input, stride_value, warm
 
 WINDOWS = [2, 3, 5, 8, 16, 31]
 STRIDES = [1, 2, "block"]
@@ -155,3 +155,26 @@ class SmallInput(Timed):
 
     def time_pool_8x8(self, reduce):
         wk.pool(self.x, 2, reduce=reduce)
+
+
+class PoolLayout(Timed):
+    """A 1080x1920 colour image (uint8) pooled over its height and width in
+    each layout of ``common.LAYOUTS``: channels first in C order (the
+    reference), interleaved channels last, and Fortran order."""
+
+    params = [list(LAYOUTS), ["max 3/1", "max 2/2", "mean 3/1"]]
+    param_names = ["layout", "case"]
+
+    def setup(self, layout, case):
+        reduce, sizes = case.split()
+        self.window, self.stride = map(int, sizes.split("/"))
+        self.reduce = reduce
+        self.x, self.axes = layout_input(layout, 1080, 1920, "uint8")
+        # Compile on a small input of the same layout (the loops compile
+        # per dtype and layout, not per size).
+        small, axes = layout_input(layout, 8, 9, "uint8")
+        for method in ("separable", "van_herk"):
+            wk.pool(small, self.window, self.stride, reduce=reduce, axes=axes, method=method)
+
+    def time_pool(self, layout, case):
+        wk.pool(self.x, self.window, self.stride, reduce=self.reduce, axes=self.axes)

@@ -81,3 +81,22 @@ def too_slow(impl, op, shape, window, stride):
 def work(shape, window, stride):
     """Window reads of one call with a square window: output times window elements."""
     return math.prod(wk.output_shape(shape, window, stride)) * window**2
+
+
+# One colour image's data laid out as each layout of issue 15: the windowed
+# axes and how the data lies in memory. "CHW" is the reference the others
+# are measured against (the windowed axes last, C order).
+LAYOUTS = {
+    "CHW": (1, 2),  # channels first, C order
+    "HWC": (0, 1),  # channels last, interleaved (an RGB image as it loads)
+    "F": (1, 2),  # channels first, Fortran order (a transpose, MATLAB)
+}
+
+
+def layout_input(layout, height, width, dtype, seed=0):
+    """``(x, axes)``: a ``height`` x ``width`` x 3 image's data in ``layout``."""
+    hwc = make_input((height, width, 3), dtype, seed)
+    if layout == "HWC":
+        return hwc, LAYOUTS[layout]
+    chw = np.ascontiguousarray(np.moveaxis(hwc, -1, 0))
+    return (chw if layout == "CHW" else np.asfortranarray(chw)), LAYOUTS[layout]

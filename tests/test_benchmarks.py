@@ -25,7 +25,10 @@ CASES = [
     (bench_correlate.Convolve, "time_convolve", (11, "numba")),
     (bench_loops.Loops, "time_op", ("correlate 3x3", "numba")),
     (bench_loops.Loops, "time_op", ("mean_pool 4/4", "numba")),
-]
+] + [(bench_pool.PoolLayout, "time_pool", (layout, case)) for layout in ("HWC", "F")
+     for case in ("max 3/1", "max 2/2", "mean 3/1")] + [
+    (bench_correlate.CorrelateLayout, "time_correlate", (layout, stride))
+    for layout in ("HWC", "F") for stride in (1, 2)]
 
 
 def signatures():
