@@ -280,6 +280,36 @@ def test_choose_method():
                                       wk.max_pool(x, window, stride, method=method))
 
 
+def test_one_column_float_max_and_min_on_long_rows_take_the_separable_loop():
+    """Windows one column wide go to block_pool, but float max and min on
+    rows of SEPARABLE_FLOAT_EXTREME_MIN_COLS outputs or more to the
+    separable loop (its row passes are out of place); both give the direct
+    loop's results, NaN and inf included."""
+    from windowkit import _methods, _plan
+
+    wide = _methods.SEPARABLE_FLOAT_EXTREME_MIN_COLS
+    rng = np.random.default_rng(5)
+    for shape, dtype, expected in [((3, 9, wide), np.float64, "separable_pool"),
+                                   ((3, 9, wide - 1), np.float64, "block_pool"),
+                                   ((3, 9, wide), np.uint8, "block_pool"),
+                                   ((2, 7, 6, 2 * wide), np.float16, "separable_pool")]:
+        x = (rng.standard_normal(shape) * 9).astype(dtype)
+        if x.dtype.kind == "f":
+            x.flat[::13] = np.nan
+            x.flat[5::17] = np.inf
+        window, stride = (3, 1), (2, 1)
+        for reduce in ("max", "min"):
+            plan = _plan.pool_plan(x.shape, x.dtype, window, stride, None, reduce, "separable",
+                                   "numba", x.strides)
+            assert plan.loop.__name__ == expected, (shape, dtype, reduce)
+            np.testing.assert_array_equal(plan(x), wk.pool(x, window, stride, reduce=reduce,
+                                                           method="direct"), strict=True)
+        # Sums stay in block_pool, which adds in place, vectorised.
+        plan = _plan.pool_plan(x.shape, x.dtype, window, stride, None, "sum", "separable",
+                               "numba", x.strides)
+        assert plan.loop.__name__ == "block_pool"
+
+
 def test_choose_method_reports_the_layout_the_call_runs():
     """With ``strides=``, choose_method answers for that array: the method
     of its memory order (an F-ordered image's window is swapped, 31 rows

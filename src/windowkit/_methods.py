@@ -26,6 +26,17 @@ THREADS_MIN_WORK = 1 << 21
 # any channel count (windowkit._plan.interleaved_channels).
 CHANNELS_MIN = 32
 
+# Windows one column wide (a window of (k, 1), channels as rows) run
+# block_pool, whose float max and min combine each window row into the
+# output in place, which LLVM does not vectorise (see rows.extreme_rows):
+# from rows of this many outputs the separable loop's out-of-place passes
+# win. (n, 28, cols) float32 max (3, 1) at stride (2, 1), separable over
+# block: 16 columns 0.99, 32 0.73, 64 0.72, 128 0.64; NHWC (32, 112, 112,
+# 64) max 3/2 17-20 ms against 34-35. uint8 ran 1.6-2.7x faster in
+# block_pool at every width, and short rows (MNIST) pay the separable
+# loop's per-row cost.
+SEPARABLE_FLOAT_EXTREME_MIN_COLS = 32
+
 # "fft" when the direct sum would take at least this many multiply-adds per
 # input element (about the window's size over the strides' product), on at
 # least FFT_MIN_SIZE input elements, where the transforms' set-up pays.

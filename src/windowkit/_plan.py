@@ -388,7 +388,8 @@ def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl, strides=
     plan.parts = plan.compute.kind == "c"
     if plan.parts:
         plan.divide_by, count = count, None
-    plan.loop = fast_pool_loop(method, _REDUCE_CODES[reduce], window3, stride3)
+    plan.loop = fast_pool_loop(method, _REDUCE_CODES[reduce], window3, stride3, plan.compute,
+                               plan.target_shape4[-1])
     plan.args = (window3, stride3, np.intp(step), np.intp(count or 0))
     return plan
 
@@ -399,11 +400,15 @@ def _interleaved_shape(shape, n_window_dims):
     return folded_shape(shape[:-2] + (shape[-2] * shape[-1],), n_window_dims - 1)
 
 
-def fast_pool_loop(method, code, window3, stride3):
+def fast_pool_loop(method, code, window3, stride3, dtype, out_cols):
     """The compiled copy of ``method`` ("separable" or "van_herk") for this
-    reduction code and window."""
+    reduction code and window, on ``dtype`` into rows of ``out_cols``."""
     block, stride_cols = window3[2], stride3[2]
-    if method == "separable" and block == stride_cols <= BLOCK_MAX:
+    # Float max and min one column wide take the separable loop's
+    # out-of-place row passes on long rows (see _methods).
+    in_place_slow = (block == 1 and code != SUM and dtype.kind == "f"
+                     and out_cols >= _methods.SEPARABLE_FLOAT_EXTREME_MIN_COLS)
+    if method == "separable" and block == stride_cols <= BLOCK_MAX and not in_place_slow:
         # Windows side by side along the rows: reduced in registers.
         if window3 == (1, 2, 2) and code != SUM:
             return extreme_2x2_pool(code)
