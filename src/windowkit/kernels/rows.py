@@ -170,12 +170,12 @@ def pool_row(row, window, stride, step, divide_by, scratch, out_row, reduce, dou
     By doubling spans: level ``b`` holds, at ``c``, the reduction of
     ``row[c : c + 2**b * step : step]``; level ``b + 1`` is level ``b``
     combined with itself shifted by ``2**b * step``, written alternately
-    into ``scratch`` and    ``row``: about ``stride * log2(window)`` combines per output. Max and
-    min take two pieces of the largest level that fits, one at each end of
-    the window (their overlap is harmless). Sums take one piece per set bit
-    of ``window``, side by side (``13 = 1 + 4 + 8``), so nothing is counted
-    twice and nothing is subtracted: a float sum's error is bounded by the
-    window's size, whatever the row's length.
+    into ``scratch`` and ``row``: about ``stride * log2(window)`` combines
+    per output. Max and min take two pieces of the largest level that
+    fits, one at each end of the window (their overlap is harmless). Sums
+    take one piece per set bit of ``window``, side by side (``13 = 1 + 4 +
+    8``), so nothing is counted twice and nothing is subtracted: a float
+    sum's error is bounded by the window's size, whatever the row's length.
 
     A piece is picked as ``row[offset + o * stride]`` into ``out_row[o]``,
     stored for the first piece and combined for the others, with an
@@ -190,7 +190,7 @@ def pool_row(row, window, stride, step, divide_by, scratch, out_row, reduce, dou
     level, n_pieces, spacing = row, window, step
     spare = scratch
     if doubling:
-        # Elements of the current level, whose pieces span ``span`` window elements.
+        # Elements of the current level that the outputs' windows reach.
         length = (n_out - 1) * stride + (window - 1) * step + 1
         span = 1
         remaining = window

@@ -44,10 +44,10 @@ def separable_pool(reduce, doubling):
         sums by it (mean), 0 does not. One task is one segment of an output
         row (:data:`~windowkit.kernels.rows.SEGMENT`).
 
-        The window's columns are ``step`` elements apart: 1, or for an image
-        with few channels interleaved (height, width, channels), the channel
-        count, the width and channel axes taken as one row at a column stride
-        of 1, so that every loop runs along the interleaved row
+        The window's columns are ``step`` elements apart: 1, or for channels
+        interleaved in the row (an RGB image, NHWC maps, the width and
+        channel axes taken as one row at a column stride of 1), the channel
+        count, so that every loop runs along the interleaved row
         (docs/methods.md).
         Cost per output: ``window_depth * window_rows`` combines per input
         column, plus at most ``window_cols`` along the row. Scratch: two
