@@ -166,6 +166,17 @@ def default_order(ndim, axes):
     return tuple(axis for axis in range(ndim) if axis not in axes) + tuple(axes)
 
 
+def _paces(shape, strides):
+    """``(pace, by_pace)``: an axis's step in memory (axes of length 1 or
+    stride 0 say nothing about the layout and count as the slowest), and
+    axes sorted by it, slowest first (stable: ties keep their order)."""
+
+    def pace(axis):
+        return math.inf if shape[axis] == 1 or strides[axis] == 0 else abs(strides[axis])
+
+    return pace, functools.partial(sorted, key=pace, reverse=True)
+
+
 def in_memory_order(geometry, shape, strides):
     """``(geometry, order)``: ``geometry`` with its windowed axes in the
     order the loops run them, and the order of every axis (None: the default).
@@ -188,11 +199,8 @@ def in_memory_order(geometry, shape, strides):
     if strides is None:
         return geometry, None
 
-    def pace(axis):
-        return math.inf if shape[axis] == 1 or strides[axis] == 0 else abs(strides[axis])
-
+    pace, by_pace = _paces(shape, strides)
     batch = order[: len(order) - len(geometry.axes)]
-    by_pace = functools.partial(sorted, key=pace, reverse=True)  # stable: ties keep their order
     window_paces = [pace(axis) for axis in geometry.axes if pace(axis) < math.inf]
     if not window_paces:
         return geometry, None
@@ -237,14 +245,11 @@ def interleaved_channels(geometry, shape, strides):
     if strides is None or len(geometry.axes) > 3:
         return None
 
-    def pace(axis):
-        return math.inf if shape[axis] == 1 or strides[axis] == 0 else abs(strides[axis])
-
+    pace, by_pace = _paces(shape, strides)
     batch = [axis for axis in range(len(shape)) if axis not in geometry.axes]
     if not batch or min(map(pace, batch)) == math.inf:
         return None
     channels = min(batch, key=pace)
-    by_pace = functools.partial(sorted, key=pace, reverse=True)
     others = by_pace(axis for axis in batch if axis != channels)
     windowed = by_pace(geometry.axes)
     last = windowed[-1]
