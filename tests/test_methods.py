@@ -122,7 +122,7 @@ def test_fast_methods_on_volumes_and_batches(method):
 
 
 @pytest.mark.parametrize("dtype, widths", [
-    (np.float64, range(1, wk.kernels.BLOCK_MAX + 1)), (np.float32, [3, 7]), (np.uint8, [2, 4]),
+    (np.float64, range(1, wk.kernels.BLOCK_MAX + 1)), (np.float32, [3, 4]), (np.uint8, [2, 3]),
     (np.int16, [5]), (np.float16, [2]), (np.complex128, [2]), (np.bool_, [3]),
 ])
 def test_side_by_side_windows_are_bitwise_the_direct_loop(dtype, widths):
@@ -130,7 +130,9 @@ def test_side_by_side_windows_are_bitwise_the_direct_loop(dtype, widths):
     in registers a row at a time, the rows in the direct loop's order:
     equal bit for bit, float sums included, NaN and inf where direct puts
     them. Widths 1 to 8, 2-D and 3-D windows, row strides below, at and
-    above the window, ragged edges."""
+    above the window, ragged edges. Every width on float64; the other
+    dtypes (their accumulators, NaN, bool) on widths that other tests
+    compile too, so that the test adds few compiled copies of its own."""
     rng = np.random.default_rng(7)
     x = (rng.standard_normal((3, 7, 13, 61)) * 40).astype(dtype)
     if np.dtype(dtype).kind == "f":
