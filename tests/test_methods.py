@@ -131,8 +131,9 @@ def test_side_by_side_windows_are_bitwise_the_direct_loop(dtype, widths):
     equal bit for bit, float sums included, NaN and inf where direct puts
     them. Widths 1 to 8, 2-D and 3-D windows, row strides below, at and
     above the window, ragged edges. Every width on float64; the other
-    dtypes (their accumulators, NaN, bool) on widths that other tests
-    compile too, so that the test adds few compiled copies of its own."""
+    dtypes for their accumulators, NaN and bool, float32 and uint8 on
+    widths that other tests compile too, so that they add few compiled
+    copies of their own."""
     rng = np.random.default_rng(7)
     x = (rng.standard_normal((3, 7, 13, 61)) * 40).astype(dtype)
     if np.dtype(dtype).kind == "f":
