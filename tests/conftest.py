@@ -78,8 +78,10 @@ SIGNATURE_BUDGET = 440
 
 
 def compiled():
-    """Every signature this process compiled (or loaded), each named by its
-    loop or scalar function, the constants of its copy and its types."""
+    """Every signature this process compiled (or loaded), each named
+    ``"<kind> <function> <constants> <types>"``: kind "loop" or "scalar"
+    (pytest_terminal_summary counts by both), the function, the constants
+    of its copy and its types."""
     names = []
     for kind, dispatchers in [("loop", [loop.dispatcher for loop in _jit.LOOPS]),
                               ("scalar", _jit.SCALARS)]:
