@@ -24,14 +24,19 @@ def restore_threads():
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32, np.uint8])
-def test_bitwise_identical_for_any_thread_count(dtype, restore_threads):
+def test_bitwise_identical_for_any_thread_count(dtype, restore_threads, monkeypatch):
     rng = np.random.default_rng(11)
-    # Large enough for every loop, the textbook ones included, to use threads.
     x = (rng.standard_normal((4, 400, 410)) * 50).astype(dtype)
     kernel = (rng.standard_normal((5, 3)) * 3).astype(dtype)
-    # The textbook loops share the one threading model: this one is threaded.
+    # The textbook loops share the one threading model: in float64 this
+    # call is large enough to run on threads as it is.
     geometry = wk._validation.geometry(x.shape, kernel.shape, 1, None)
-    assert wk._methods.correlate_work(x.shape, geometry, "direct") >= wk._methods.THREADS_MIN_WORK
+    work = wk._methods.correlate_work(x.shape, geometry, "direct")
+    assert wk._methods.threaded(work, geometry, np.dtype(np.float64))
+    # Every loop below on threads, in every dtype: plans made afresh with
+    # no threshold (and dropped after, so no other test reuses them).
+    monkeypatch.setattr(wk._methods, "THREADS_MIN_BYTES", 0)
+    monkeypatch.setattr(wk._plan, "_PLANS", {})
     results = {}
     for threads in (1, numba.config.NUMBA_NUM_THREADS):
         numba.set_num_threads(threads)
@@ -42,6 +47,7 @@ def test_bitwise_identical_for_any_thread_count(dtype, restore_threads):
             wk.max_pool(x, (9, 70), 1, method="van_herk"), wk.max_pool(x, 4, method="direct"),
         ]
     assert wk.kernels._jit._pool is not None, "the loops never ran on threads"
+    assert all(plan.threaded for plan in wk._plan._PLANS.values())
     for one, many in zip(*results.values()):
         assert one.tobytes() == many.tobytes()
 

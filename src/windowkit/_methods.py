@@ -12,11 +12,24 @@ from dataclasses import dataclass
 
 from .kernels import fft, row_uses_doubling
 
-# Below this many estimated element operations (a method's ``work``),
-# handing tasks to another thread costs more than it saves: one threshold
-# for every loop. A 512x512 float64 image pooled 3x3 at stride 1 (about
-# 1.6e6) stays on one thread; 2048x2048 images and MNIST batches use all.
-THREADS_MIN_WORK = 1 << 21
+# Below this estimated cost, in bytes of element operations (a method's
+# ``work`` times the itemsize it computes in, plus ROW_COST_BYTES per
+# output row, see :func:`threaded`), handing half the tasks to a second
+# thread costs more than it saves: one threshold for every loop. On this
+# project's 2-core machine a hand-off costs 40-250 us, so two threads win
+# only from about a millisecond of serial work. Measured (2 threads over
+# 1, medians of alternated runs, docs/performance.md): correlate 3x3
+# float32 on 512² 1.6-1.8 (serial now), on 1448² 0.68; float64 max 3/1 on
+# 724² 1.05 (serial), on 1024² 0.82; uint8 max 3/1 on 1448² 1.40 (serial).
+# Counting element operations alone (2**21 before) sent the 512² calls to
+# two threads.
+THREADS_MIN_BYTES = 1 << 25
+
+# What one output row costs beyond its element operations (views, the row
+# loop's set-up), in the same bytes: 60-170 ns a row against 0.03-0.09 ns a
+# byte, measured on batches of 28x28 and 128x128 images, where it is most
+# of the time (a (6000, 28, 28) uint8 max 3/1 took 24 ms on one thread).
+ROW_COST_BYTES = 1 << 12
 
 # A batch axis at least this long that varies fastest in memory (channels
 # last, NHWC) becomes the loops' row axis, with a window of 1: the loops then
@@ -127,6 +140,13 @@ def choose_correlate_method(shape, geometry, dtype):
         )
         return MethodChoice("fft", reason, fft.work(size))
     return MethodChoice("rows", reason, rows_work)
+
+
+def threaded(work, geometry, dtype):
+    """Whether a call of ``work`` element operations over ``geometry``,
+    computing in ``dtype``, runs on threads (see :data:`THREADS_MIN_BYTES`)."""
+    out_rows = math.prod(geometry.out_shape) // max(1, geometry.out_shape[geometry.axes[-1]])
+    return work * dtype.itemsize + out_rows * ROW_COST_BYTES >= THREADS_MIN_BYTES
 
 
 def correlate_work(shape, geometry, method):

@@ -48,7 +48,7 @@ class Plan:
     __slots__ = ("out_shape", "dtype", "others", "impl", "reference", "loop", "args", "stage",
                  "compute", "parts", "axes", "order", "inverse", "follow_layout", "target_shape",
                  "divide_by", "threaded", "x_shape4", "target_shape4", "prepared", "interleaved",
-                 "choice")
+                 "choice", "moved")
 
     def __call__(self, x, out=None):
         """Compute into ``out`` (checked) or a new array, and return it."""
@@ -67,10 +67,9 @@ class Plan:
         # write their output in that order: a C-contiguous one for a
         # C-contiguous input (through a temporary if need be), any other in
         # place through its strides (see Loop.entry).
-        moved = self.order != tuple(range(x.ndim))
-        if moved:
+        if self.moved:
             x = x.transpose(self.order)
-        out_view = out.transpose(self.order) if moved else out
+        out_view = out.transpose(self.order) if self.moved else out
         direct_out = out_view.dtype == self.compute and (
             out_view.flags.c_contiguous or not (x.flags.c_contiguous or self.interleaved))
         target = out_view if direct_out else np.empty(self.target_shape, self.compute)
@@ -95,8 +94,8 @@ class Plan:
     def _run(self, x, target, n_threads):
         """The loop over 4-D views of ``x`` and ``target`` (see :mod:`windowkit.kernels.direct`)."""
         try:
-            pairs = [(x.reshape(self.x_shape4, copy=False),
-                      target.reshape(self.target_shape4, copy=False))]
+            x4 = x.reshape(self.x_shape4, copy=False)
+            out4 = target.reshape(self.target_shape4, copy=False)
         except ValueError:
             if self.interleaved:  # planned to fold (see interleaved_channels)
                 raise
@@ -104,22 +103,30 @@ class Plan:
             # index of the leading ones, leaving a single batch axis.
             n_window_dims = len(self.axes)
             leading = x.shape[: x.ndim - n_window_dims - 1]
-            pairs = [(folded(x[index], n_window_dims), folded(target[index], n_window_dims))
-                     for index in np.ndindex(leading)]
-        for x4, out4 in pairs:
-            args = (x4,) + self.args
-            if not isinstance(self.loop, Loop):
-                self.loop.run(args, out4, n_threads, self.impl)
-                continue
-            # The same for every call and pair: the shapes and dtype are the
-            # plan's, and the compiled copy depends on the layouts alone (an
-            # unaligned input's aligned copy can be C-contiguous where the
-            # plan's first input was not).
-            layout = (x4.flags.c_contiguous, out4.flags.c_contiguous)
-            if layout not in self.prepared:
-                self.prepared[layout] = self.loop.prepare(args, out4, self.impl)
-            function, n_tasks = self.prepared[layout]
-            run_tasks(function, args, out4, n_tasks, 1 if self.impl == "python" else n_threads)
+            for index in np.ndindex(leading):
+                self._run4(folded(x[index], n_window_dims), folded(target[index], n_window_dims),
+                           n_threads)
+            return
+        self._run4(x4, out4, n_threads)
+
+    def _run4(self, x4, out4, n_threads):
+        args = (x4,) + self.args
+        if not isinstance(self.loop, Loop):
+            self.loop.run(args, out4, n_threads, self.impl)
+            return
+        # The same for every call: the shapes and dtype are the plan's, and
+        # the compiled copy depends on the layouts alone (an unaligned
+        # input's aligned copy can be C-contiguous where the plan's first
+        # input was not).
+        layout = (x4.flags.c_contiguous, out4.flags.c_contiguous)
+        prepared = self.prepared.get(layout)
+        if prepared is None:
+            prepared = self.prepared[layout] = self.loop.prepare(args, out4, self.impl)
+        function, n_tasks = prepared
+        if n_threads == 1 or self.impl == "python":
+            function(*args, 0, n_tasks, out4)
+        else:
+            run_tasks(function, args, out4, n_tasks, n_threads)
 
 
 def _new_plan(shape, geometry, dtype, impl, order=None, others=()):
@@ -133,6 +140,7 @@ def _new_plan(shape, geometry, dtype, impl, order=None, others=()):
     plan.reference = None
     plan.axes = geometry.axes
     plan.order = order or default_order(len(shape), geometry.axes)
+    plan.moved = plan.order != tuple(range(len(shape)))
     plan.inverse = tuple(int(axis) for axis in np.argsort(plan.order))
     plan.follow_layout = order is not None
     plan.target_shape = tuple(geometry.out_shape[axis] for axis in plan.order)
@@ -368,7 +376,7 @@ def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl, strides=
     plan.choice = choice
     plan.stage = _staging(dtype, impl)
     plan.compute = v.accumulator_dtype(result)
-    plan.threaded = work >= _methods.THREADS_MIN_WORK
+    plan.threaded = _methods.threaded(work, geometry, plan.compute)
     count = math.prod(geometry.window) if reduce == "mean" else None
     window3 = _methods.pad3(geometry.window, 1)
     stride3 = _methods.pad3(geometry.stride, 1)
@@ -418,8 +426,10 @@ def fast_pool_loop(method, code, window3, stride3, dtype, out_cols):
         if window3 == (1, 2, 2) and code != SUM:
             return extreme_2x2_pool(code)
         return block_pool(code, block)
-    copies = separable_pool if method == "separable" else van_herk_pool
-    return copies(code, row_uses_doubling(block, stride_cols))
+    doubling = row_uses_doubling(block, stride_cols)
+    if method == "van_herk":
+        return van_herk_pool(code, doubling)
+    return separable_pool(code, doubling, code != SUM and dtype.kind in "biu")
 
 
 # -- correlation ----------------------------------------------------------------
@@ -462,7 +472,8 @@ def correlate_plan(shape, dtype, kernel, stride, axes, method, impl, flip, strid
     plan.compute = weights.dtype
     weights = np.ascontiguousarray(weights.reshape(_methods.pad3(weights.shape, 1)))
     stride3 = _methods.pad3(geometry.stride, 1)
-    plan.threaded = _methods.correlate_work(shape, geometry, method) >= _methods.THREADS_MIN_WORK
+    work = _methods.correlate_work(shape, geometry, method)
+    plan.threaded = _methods.threaded(work, geometry, plan.compute)
     if method == "direct":
         plan.loop, plan.args = direct.correlate, (weights, stride3, weights.dtype.type(0))
     elif method == "fft":

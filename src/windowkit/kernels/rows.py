@@ -158,7 +158,7 @@ def row_uses_doubling(window, stride):
 
 
 @helper
-def pool_row(row, window, stride, step, divide_by, scratch, out_row, reduce, doubling):
+def pool_row(row, window, stride, step, divide_by, scratch, out_row, reduce, doubling, in_place):
     """1-D pooling of ``row`` into ``out_row``: ``out_row[o]`` is the
     reduction of ``row[o * stride + a * step]`` for ``a`` below ``window``
     (``step`` is 1 but for channels interleaved in the row, see
@@ -180,7 +180,9 @@ def pool_row(row, window, stride, step, divide_by, scratch, out_row, reduce, dou
     A piece is picked as ``row[offset + o * stride]`` into ``out_row[o]``,
     stored for the first piece and combined for the others, with an
     unsigned index, so LLVM vectorises the loop (with a version of its own
-    for stride 1). ``divide_by`` > 0 turns sums into means, as np.mean
+    for stride 1). Sums, and max and min if ``in_place`` (integers), combine
+    into ``out_row`` in place; float max and min alternate between
+    ``out_row`` and ``scratch`` (see :func:`extreme_rows`). ``divide_by`` > 0 turns sums into means, as np.mean
     does: the intp count promotes float32 sums to float64 for the
     division, and the quotient is rounded once. Overwrites ``row`` and
     ``scratch``.
@@ -223,7 +225,7 @@ def pool_row(row, window, stride, step, divide_by, scratch, out_row, reduce, dou
             n_pieces, spacing, first_offset = 2, (window - span) * step, 0
     else:
         first_offset = 0
-    if reduce != SUM and n_pieces > 1:
+    if reduce != SUM and not in_place and n_pieces > 1:
         # Max and min: each pass combines the last pass's result with the
         # next piece into the other buffer (out_row or spare), so that the
         # last lands in out_row; an in-place max does not vectorise (see

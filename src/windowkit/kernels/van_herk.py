@@ -130,6 +130,7 @@ def van_herk_pool(reduce, doubling):
                     window_row, spare = spare, window_row
                     pair_into(window_row, spare, prefix, reduce)
                 pool_row(window_row, window_cols, stride_cols, step, divide_by, spare,
-                         out[b, d, start // stride_rows, first_out:stop_out], reduce, doubling)
+                         out[b, d, start // stride_rows, first_out:stop_out], reduce, doubling,
+                         False)
 
     return van_herk_pool
