@@ -99,3 +99,32 @@ def test_unaligned_inputs_are_copied_and_replays_stay_right():
                     np.testing.assert_array_equal(wk.pool(array, (3, 2), 1, reduce=reduce),
                                                   expected, strict=True)
     np.testing.assert_array_equal(unaligned, base)
+
+
+def test_correlation_plans_tell_apart_kernels():
+    """Correlation plans are cached by the kernel's shape, dtype and values
+    too: a kernel of the same shape but other values, or the same values in
+    another dtype, gets its own plan, and the overlap check sees the kernel
+    of the call, not the plan's first."""
+    import reference
+    from windowkit import _plan
+
+    x = make_data((30, 33), np.float64)
+    kernels = [np.arange(9.0).reshape(3, 3), np.arange(9.0).reshape(3, 3)[::-1],
+               -np.arange(9.0).reshape(3, 3), np.arange(9, dtype=np.int64).reshape(3, 3),
+               np.zeros((3, 3)), np.full((3, 3), -0.0)]
+    for _ in range(2):
+        for kernel in kernels:
+            for flip in (False, True):
+                call = wk.convolve if flip else wk.correlate
+                result = call(x, kernel)
+                expected = reference.correlate(x, kernel, (1, 1), (0, 1), result.dtype,
+                                               convolve=flip)
+                np.testing.assert_allclose(result, expected, rtol=1e-12, atol=1e-9)
+    buffer = np.ones(8)
+    wk.correlate(np.zeros(6), np.ones(3))  # a plan for this shape, dtype and values
+    with pytest.raises(ValueError, match=r"out shares memory with the input"):
+        wk.correlate(np.zeros(6), buffer[:3], out=buffer[2:6])
+    for n in range(_plan.MAX_PLANS + 10):
+        wk.correlate(np.ones(n + 3), np.ones(2))
+    assert len(_plan._CORRELATE_PLANS) <= _plan.MAX_PLANS
