@@ -113,6 +113,7 @@ class Plan:
         self._run4(x4, out4, n_threads)
 
     def _run4(self, x4, out4, n_threads):
+        """The loop over one pair of 4-D views, on ``n_threads`` threads."""
         args = (x4,) + self.args
         if not isinstance(self.loop, Loop):
             self.loop.run(args, out4, n_threads, self.impl)

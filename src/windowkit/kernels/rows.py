@@ -182,10 +182,10 @@ def pool_row(row, window, stride, step, divide_by, scratch, out_row, reduce, dou
     unsigned index, so LLVM vectorises the loop (with a version of its own
     for stride 1). Sums, and max and min if ``in_place`` (integers), combine
     into ``out_row`` in place; float max and min alternate between
-    ``out_row`` and ``scratch`` (see :func:`extreme_rows`). ``divide_by`` > 0 turns sums into means, as np.mean
-    does: the intp count promotes float32 sums to float64 for the
-    division, and the quotient is rounded once. Overwrites ``row`` and
-    ``scratch``.
+    ``out_row`` and ``scratch`` (see :func:`extreme_rows`). ``divide_by`` > 0
+    turns sums into means, as np.mean does: the intp count promotes float32
+    sums to float64 for the division, and the quotient is rounded once.
+    Overwrites ``row`` and ``scratch``.
     """
     n_out = out_row.shape[0]
     jump = np.uintp(stride)
