@@ -32,7 +32,7 @@ def test_bitwise_identical_for_any_thread_count(dtype, restore_threads, monkeypa
     # call is large enough to run on threads as it is.
     geometry = wk._validation.geometry(x.shape, kernel.shape, 1, None)
     work = wk._methods.correlate_work(x.shape, geometry, "direct")
-    assert wk._methods.threaded(work, geometry, np.dtype(np.float64))
+    assert wk._methods.threaded(work, geometry, np.dtype(np.float64), 0)
     # Every loop below on threads, in every dtype: plans made afresh with
     # no threshold (and dropped after, so no other test reuses them).
     monkeypatch.setattr(wk._methods, "THREADS_MIN_BYTES", 0)

@@ -380,7 +380,8 @@ def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl, strides=
     plan.choice = choice
     plan.stage = _staging(dtype, impl)
     plan.compute = v.accumulator_dtype(result)
-    plan.threaded = _methods.threaded(work, geometry, plan.compute)
+    plan.threaded = _methods.threaded(work, geometry, plan.compute,
+                                      math.prod(shape) * dtype.itemsize)
     count = math.prod(geometry.window) if reduce == "mean" else None
     window3 = _methods.pad3(geometry.window, 1)
     stride3 = _methods.pad3(geometry.stride, 1)
@@ -497,7 +498,8 @@ def correlate_plan(shape, dtype, kernel, stride, axes, method, impl, flip, strid
     weights = np.ascontiguousarray(weights.reshape(_methods.pad3(weights.shape, 1)))
     stride3 = _methods.pad3(geometry.stride, 1)
     work = _methods.correlate_work(shape, geometry, method)
-    plan.threaded = _methods.threaded(work, geometry, plan.compute)
+    plan.threaded = _methods.threaded(work, geometry, plan.compute,
+                                      math.prod(shape) * dtype.itemsize)
     if method == "direct":
         plan.loop, plan.args = direct.correlate, (weights, stride3, weights.dtype.type(0))
     elif method == "fft":
