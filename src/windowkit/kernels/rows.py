@@ -75,6 +75,12 @@ def depth_row(x, b, first_depth, window_depth, row, first_col, into, first, redu
             for c in range(into.shape[0]):
                 c = np.uintp(c)
                 into[c] = depth_slice[c]
+        elif reduce == SUM:
+            # Written out, not through combine: a uint8 row added into a
+            # float64 one ran 1.3-2x slower through it (mean 3/2 on 512²).
+            for c in range(into.shape[0]):
+                c = np.uintp(c)
+                into[c] = into[c] + depth_slice[c]
         else:
             for c in range(into.shape[0]):
                 c = np.uintp(c)
