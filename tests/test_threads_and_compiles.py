@@ -37,6 +37,7 @@ def test_bitwise_identical_for_any_thread_count(dtype, restore_threads, monkeypa
     # no threshold (and dropped after, so no other test reuses them).
     monkeypatch.setattr(wk._methods, "THREADS_MIN_BYTES", 0)
     monkeypatch.setattr(wk._plan, "_PLANS", {})
+    monkeypatch.setattr(wk._plan, "_CORRELATE_PLANS", {})
     results = {}
     for threads in (1, numba.config.NUMBA_NUM_THREADS):
         numba.set_num_threads(threads)
@@ -47,7 +48,8 @@ def test_bitwise_identical_for_any_thread_count(dtype, restore_threads, monkeypa
             wk.max_pool(x, (9, 70), 1, method="van_herk"), wk.max_pool(x, 4, method="direct"),
         ]
     assert wk.kernels._jit._pool is not None, "the loops never ran on threads"
-    assert all(plan.threaded for plan in wk._plan._PLANS.values())
+    plans = [*wk._plan._PLANS.values(), *wk._plan._CORRELATE_PLANS.values()]
+    assert len(plans) == 7 and all(plan.threaded for plan in plans)
     for one, many in zip(*results.values()):
         assert one.tobytes() == many.tobytes()
 

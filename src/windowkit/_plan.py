@@ -328,28 +328,34 @@ def pool(x, window, stride, axes, reduce, method, impl, out=None, memory_order=T
     ``memory_order=False`` keeps the axes' order whatever the layout (see
     :func:`in_memory_order`).
     """
-    if type(x) is np.ndarray and _plain_pool_args(window, stride, axes, reduce, method, impl):
+    if type(x) is np.ndarray and _plain_args((window, stride, axes), (reduce, method, impl)):
         key = (x.shape, x.strides, x.dtype, window, stride, axes, reduce, method, impl,
                memory_order)
-        plan = _PLANS.get(key)
-        if plan is None:
-            plan = pool_plan(x.shape, x.dtype, window, stride, axes, reduce, method, impl,
-                             x.strides if memory_order else None)
-            if len(_PLANS) >= MAX_PLANS:
-                _PLANS.clear()
-            _PLANS[key] = plan
-        return plan(x, out)
+        return _cached_plan(_PLANS, key, lambda: pool_plan(
+            x.shape, x.dtype, window, stride, axes, reduce, method, impl,
+            x.strides if memory_order else None))(x, out)
     x = v.as_input_array(x)
     strides = x.strides if memory_order else None
     return pool_plan(x.shape, x.dtype, window, stride, axes, reduce, method, impl, strides)(x, out)
 
 
-def _plain_pool_args(window, stride, axes, reduce, method, impl):
+def _plain_args(ints, strings):
     """Whether the arguments compare equal exactly when they mean the same:
-    plain ints and tuples of them (``2.0 == 2`` and ``True == 1``, but
-    neither is a valid window), and strings."""
-    return (v.plain(window) and v.plain(stride) and v.plain(axes)
-            and type(reduce) is str and type(method) is str and type(impl) is str)
+    ``ints`` plain ints, tuples of them or None (``2.0 == 2`` and ``True ==
+    1``, but neither is a valid window), ``strings`` strings."""
+    return all(map(v.plain, ints)) and all(type(value) is str for value in strings)
+
+
+def _cached_plan(cache, key, make):
+    """The plan in ``cache`` under ``key``, made by ``make()`` the first
+    time; past MAX_PLANS plans the cache starts again."""
+    plan = cache.get(key)
+    if plan is None:
+        plan = make()
+        if len(cache) >= MAX_PLANS:
+            cache.clear()
+        cache[key] = plan
+    return plan
 
 
 def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl, strides=None):
@@ -453,20 +459,15 @@ def correlate(x, kernel, stride, axes, method, impl, flip, out=None, memory_orde
     x = v.as_input_array(x)
     kernel = v.as_kernel_array(kernel)
     strides = x.strides if memory_order else None
-    if not (kernel.size <= CACHED_KERNEL_MAX and v.plain(stride) and v.plain(axes)
-            and type(method) is str and type(impl) is str):
+    def make():
         return correlate_plan(x.shape, x.dtype, kernel, stride, axes, method, impl, flip,
-                              strides)(x, out)
+                              strides)
+
+    if not (kernel.size <= CACHED_KERNEL_MAX and _plain_args((stride, axes), (method, impl))):
+        return make()(x, out)
     key = (x.shape, x.strides, x.dtype, kernel.shape, kernel.dtype, kernel.tobytes(), stride,
            axes, method, impl, flip, memory_order)
-    plan = _CORRELATE_PLANS.get(key)
-    if plan is None:
-        plan = correlate_plan(x.shape, x.dtype, kernel, stride, axes, method, impl, flip,
-                              strides)
-        if len(_CORRELATE_PLANS) >= MAX_PLANS:
-            _CORRELATE_PLANS.clear()
-        _CORRELATE_PLANS[key] = plan
-    return plan(x, out, (kernel,))
+    return _cached_plan(_CORRELATE_PLANS, key, make)(x, out, (kernel,))
 
 
 def correlate_plan(shape, dtype, kernel, stride, axes, method, impl, flip, strides=None):
