@@ -65,7 +65,7 @@ def stride_value(stride, window):
 # Combinations whose method="auto" does more element operations than this
 # (wk.choose_method(...).work) would take most of a second per call and are
 # left out of the grid.
-NUMBA_MAX_WORK = 3 * 10**8
+NUMBA_MAX_WORK = 4 * 10**8
 # The stride-trick reference is slower still, and tensordot copies every
 # window: output x window elements of memory.
 STRIDED_MAX_WORK = 2 * 10**7

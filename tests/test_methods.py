@@ -273,8 +273,15 @@ def test_choose_method():
     assert wk.choose_method("min", (4096,), 31, 1).method == "separable"  # 1-D: one row
     assert wk.choose_method("correlate", (512, 512), (11, 11)).method == "rows"
     choice = wk.choose_method("max", (512, 512), 16, 1)
-    assert "van Herk combines 3 input rows per output row, separable 16" in choice.reason
+    assert "van Herk makes 3 row passes per output row at 1.15 of separable's each, " \
+        "separable 16" in choice.reason
     assert choice.work > 0
+    # van Herk's passes cost more on short rows and against the in-place
+    # integer max of the separable loop.
+    assert wk.choose_method("mean", (600, 28, 28), 8, 2).method == "separable"
+    assert wk.choose_method("mean", (2048, 2048), 12, 2).method == "van_herk"
+    assert wk.choose_method("max", (512, 512), 4, 1, dtype=np.float64).method == "van_herk"
+    assert wk.choose_method("max", (512, 512), 4, 1, dtype=np.uint8).method == "separable"
     # auto runs what choose_method names.
     x = make_data((40, 40), np.float64)
     for window, stride in [(4, 4), (9, 1), ((1, 9), 1)]:

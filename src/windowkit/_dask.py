@@ -167,7 +167,7 @@ def pool(x, window, stride, reduce, axes, out, impl, method):
     if method == "auto":
         # The whole array's choice, in every block: blocks are smaller, and
         # a float sum's last bit can depend on the method.
-        method = _methods.choose_pool_method(x.shape, geometry).method
+        method = _methods.choose_pool_method(x.shape, geometry, reduce, x.dtype.kind).method
     units = units_for(geometry, reduce, method, x.dtype)
     return windowed(
         x, geometry, v.pool_dtype(reduce, x.dtype), _pool_block, units,

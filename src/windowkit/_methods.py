@@ -10,7 +10,7 @@ import functools
 import math
 from dataclasses import dataclass
 
-from .kernels import fft, row_uses_doubling
+from .kernels import SEGMENT, fft, row_uses_doubling
 
 # Below this estimated cost, in bytes of element operations (a method's
 # ``work`` times the itemsize it computes in, plus ROW_COST_BYTES per
@@ -58,6 +58,22 @@ CHANNELS_MIN = 32
 # loop's per-row cost.
 SEPARABLE_FLOAT_EXTREME_MIN_COLS = 32
 
+# van Herk's row passes cost more than separable's: each reads two rows
+# and writes a third (separable's add one row into another), and each
+# starts a row of its own in a loop of more steps. One pass costs
+# VAN_HERK_PASS_COST separable passes plus VAN_HERK_ROW_OVERHEAD elements'
+# worth on rows of that many elements, and VAN_HERK_INTEGER_EXTREME_COST
+# times that for integer max and min (the separable loop combines those in
+# place). Fitted to van Herk over separable timings (one process, both
+# methods alternated, docs/performance.md): sums and max on batches of
+# 28x28, 64x64 and 128x128 images and on 512² and 2048² images, windows
+# 4-16, strides 1-4. On 28x28 uint8, mean 8/2 then runs separable (van
+# Herk took 1.36-1.47x as long), mean 8/1 van Herk (0.99), max 8/1 van
+# Herk (0.82).
+VAN_HERK_PASS_COST = 1.1
+VAN_HERK_ROW_OVERHEAD = 24
+VAN_HERK_INTEGER_EXTREME_COST = 1.3
+
 # "fft" when the direct sum would take at least this many multiply-adds per
 # input element (about the window's size over the strides' product), on at
 # least FFT_MIN_SIZE input elements, where the transforms' set-up pays.
@@ -83,35 +99,49 @@ def pad3(values, fill):
     return (fill,) * (3 - len(values)) + tuple(values)
 
 
-def rows_per_output_row(geometry, method):
-    """How many input rows ``method`` ("separable" or "van_herk") combines per output row."""
+def rows_per_output_row(geometry, method, reduce="max"):
+    """How many row passes ``method`` ("separable" or "van_herk") makes per
+    output row, each over one row of input columns."""
     window_depth, window_rows, _ = pad3(geometry.window, 1)
     stride_rows = pad3(geometry.stride, 1)[1]
     if method == "van_herk":
         # Each input row (over the window's depth) into one suffix and one
-        # prefix, then one more combine per output row.
-        return 2 * window_depth * min(stride_rows, window_rows) + 1
+        # prefix, then one more combine per output row. A sum's suffix
+        # starts from a copy of the next suffix: one more pass.
+        copies = 1 if reduce in ("sum", "mean") else 0
+        return (2 * window_depth + copies) * min(stride_rows, window_rows) + 1
     return window_depth * window_rows
 
 
 @functools.lru_cache(maxsize=256)
-def choose_pool_method(shape, geometry):
-    """separable or van_herk, by how many input rows each combines per output row.
+def choose_pool_method(shape, geometry, reduce="max", dtype_kind="f"):
+    """separable or van_herk, by the row passes each makes per output row,
+    van Herk's weighed by :func:`van_herk_pass_cost`.
 
     Cached: the same shapes come back call after call.
     """
     window_rows, stride_rows = pad3(geometry.window, 1)[1], pad3(geometry.stride, 1)[1]
-    separable = rows_per_output_row(geometry, "separable")
-    van_herk = rows_per_output_row(geometry, "van_herk")
+    separable = rows_per_output_row(geometry, "separable", reduce)
+    van_herk = rows_per_output_row(geometry, "van_herk", reduce)
+    weight = van_herk_pass_cost(shape[geometry.axes[-1]], reduce, dtype_kind)
     reason = (
-        f"window rows {window_rows} at stride {stride_rows}: van Herk combines {van_herk} "
-        f"input rows per output row, separable {separable}"
+        f"window rows {window_rows} at stride {stride_rows}: van Herk makes {van_herk} "
+        f"row passes per output row at {weight:.2f} of separable's each, separable {separable}"
     )
-    method = "van_herk" if van_herk < separable else "separable"
-    return MethodChoice(method, reason, pool_work(shape, geometry, method))
+    method = "van_herk" if van_herk * weight < separable else "separable"
+    return MethodChoice(method, reason, pool_work(shape, geometry, method, reduce))
 
 
-def pool_work(shape, geometry, method):
+def van_herk_pass_cost(row_length, reduce, dtype_kind):
+    """What one of van Herk's row passes costs, in separable row passes,
+    on rows of ``row_length`` elements (see :data:`VAN_HERK_PASS_COST`)."""
+    cost = VAN_HERK_PASS_COST + VAN_HERK_ROW_OVERHEAD / max(1, min(row_length, SEGMENT))
+    if reduce in ("max", "min") and dtype_kind in "biu":
+        cost *= VAN_HERK_INTEGER_EXTREME_COST
+    return cost
+
+
+def pool_work(shape, geometry, method, reduce="max"):
     """Estimated element operations of pooling by ``method``: row combines,
     then pooling along the rows (the direct loop: output times window)."""
     out_size = math.prod(geometry.out_shape)
@@ -125,7 +155,7 @@ def pool_work(shape, geometry, method):
         along_row = stride_cols * (window_cols.bit_length() - 1) + 2
     else:
         along_row = window_cols
-    return out_rows * shape[row_axis] * rows_per_output_row(geometry, method) + out_size * along_row
+    return out_rows * shape[row_axis] * rows_per_output_row(geometry, method, reduce) + out_size * along_row
 
 
 def choose_correlate_method(shape, geometry, dtype):

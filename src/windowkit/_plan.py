@@ -375,9 +375,9 @@ def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl, strides=
     geometry, order = in_memory_order(geometry, shape, strides)
     choice = None
     if method == "auto":
-        choice = _methods.choose_pool_method(shape, geometry)
+        choice = _methods.choose_pool_method(shape, geometry, reduce, dtype.kind)
         method = choice.method
-    work = _methods.pool_work(shape, geometry, method)
+    work = _methods.pool_work(shape, geometry, method, reduce)
     interleaved = None if method == "direct" else interleaved_channels(given, shape, strides)
     step = 1
     if interleaved is not None:

@@ -107,14 +107,6 @@ def extreme(a, b, find_max):
     return b if (b < a or b != b) else a
 
 
-@scalar
-def plain_extreme(a, b, find_max):
-    """Max or min of ``a`` and ``b`` by one comparison: ``a`` if ``b`` is NaN."""
-    if find_max:
-        return b if b > a else a
-    return b if b < a else a
-
-
 @helper
 def block_row_sum(out_plane, r, first_out, stop_out, rows, row, first, block):
     """Outputs ``first_out`` to ``stop_out`` of row ``r`` of ``out_plane``,
@@ -161,11 +153,23 @@ def block_row_plain(out_plane, r, first_out, stop_out, rows, row, first, block, 
     for o in range(first_out, stop_out):
         start = np.uintp(o) * np.uintp(block)
         item = rows[row, start]
-        value = item if first else plain_extreme(out_plane[r, np.uintp(o)], item, find_max)
+        value = item
+        if not first:
+            # The plain comparison (the output's value if the item is
+            # NaN) written out: called as a scalar function, max 3/3 of
+            # 60000 28x28 uint8 images took 1.35x as long (two threads).
+            value = out_plane[r, np.uintp(o)]
+            if find_max:
+                value = item if item > value else value
+            else:
+                value = item if item < value else value
         total = item
         for k in range(1, block):
             item = rows[row, start + np.uintp(k)]
-            value = plain_extreme(value, item, find_max)
+            if find_max:
+                value = item if item > value else value
+            else:
+                value = item if item < value else value
             total = total + item
         out_plane[r, np.uintp(o)] = value
         maybe_nan |= total != total
