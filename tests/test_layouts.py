@@ -46,7 +46,8 @@ def test_memory_order_is_what_the_loops_run(layout, shape, window, stride, axes)
                                x.strides)
         assert x.transpose(plan.order).flags.c_contiguous, plan.order
         result = plan(x)
-        assert list(plan.prepared) == [(True, True)], "the loop ran on a non-contiguous view"
+        assert [key[:2] for key in plan.prepared] == [(True, True)], \
+            "the loop ran on a non-contiguous view"
         # Laid out as x: C-contiguous in the same memory order.
         assert result.transpose(plan.order).flags.c_contiguous
 
@@ -128,7 +129,8 @@ def test_channels_fastest_keep_the_axes_order():
             result = plan(x)
             assert result.flags.c_contiguous
             if axes == (0, 1):
-                assert list(plan.prepared) == [(False, False)], "written through a temporary"
+                assert [key[:2] for key in plan.prepared] == [(False, False)], \
+                    "written through a temporary"
             expected = wk.pool(np.ascontiguousarray(x), 2, reduce=reduce, axes=axes)
             np.testing.assert_array_equal(result, expected, strict=True)
 
@@ -223,3 +225,74 @@ def test_interleaved_only_where_the_row_is_one_run_at_column_stride_1():
     assert interleaved(make_data((13, 17, 6), np.float64)[..., ::2])
     assert not interleaved(make_data((3, 13, 17), np.float64), axes=(1, 2))  # channels first
     assert interleaved(make_data((13, 17, 3), np.float64)[::-1])  # rows reversed: still one run
+
+
+# shape, window, stride, axes, the axes reversed in memory
+REVERSED = [
+    ((23, 31), (3, 4), (1, 2), None, (0,)),  # rows: the windows start 0 in
+    ((23, 31), (3, 3), (2, 3), None, (0, 1)),  # both: 0 and 1 in
+    ((22, 30), 2, 2, None, (0, 1)),  # blocks
+    ((4, 9, 10), (3,), (2,), (0,), (2,)),  # a batch axis, the windowed one moved
+    ((2, 9, 11, 5), (3, 2), (2, 1), (1, 2), (0, 3)),  # batch axes around the windows
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.uint8])
+@pytest.mark.parametrize("shape, window, stride, axes, turned", REVERSED,
+                         ids=[str(case[-1]) for case in REVERSED])
+def test_negative_strides_run_as_reversed_views(shape, window, stride, axes, turned, dtype):
+    """An array laid out backwards along some axes runs the loops on the
+    view that reads it forwards, and gives the C array's results: exactly
+    here, the values being small integers (NaN included), whose sums are
+    exact in any order. A new output is reversed as the input is."""
+    c_order = with_nan(make_data(shape, dtype))
+    flip = tuple(slice(None, None, -1) if axis in turned else slice(None)
+                 for axis in range(len(shape)))
+    x = np.ascontiguousarray(c_order[flip])[flip]
+    assert np.array_equal(x, c_order, equal_nan=True)
+    before = x.copy()
+    plan = _plan.pool_plan(x.shape, x.dtype, window, stride, axes, "max", "auto", "numba",
+                           x.strides)
+    forwards = x[plan.reversed[0]]  # a view, read forwards
+    assert np.shares_memory(forwards, x) and all(step > 0 for step in forwards.strides)
+    reductions = ["max", "min", "sum", "mean"]
+    for reduce in reductions:
+        for method in ("direct", "separable", "van_herk", "auto"):
+            expected = wk.pool(c_order, window, stride, reduce=reduce, axes=axes, method=method)
+            actual = wk.pool(x, window, stride, reduce=reduce, axes=axes, method=method)
+            message = f"{reduce} {method}"
+            np.testing.assert_array_equal(actual, expected, err_msg=message, strict=True)
+            assert all((step < 0) == (axis in turned)
+                       for axis, step in enumerate(actual.strides)
+                       if actual.shape[axis] > 1), (message, actual.strides)
+            into = np.empty(expected.shape, expected.dtype)
+            assert wk.pool(x, window, stride, reduce=reduce, axes=axes, method=method,
+                           out=into) is into
+            np.testing.assert_array_equal(into, expected, err_msg=message, strict=True)
+            python = wk.pool(x, window, stride, reduce=reduce, axes=axes, method=method,
+                             impl="python")
+            np.testing.assert_array_equal(python, expected, err_msg=message, strict=True)
+    kernel = make_kernel(_window_tuple(window, axes, len(shape)), dtype)
+    methods = ("direct", "rows", "fft", "auto") if x.dtype.kind == "f" else ("direct", "rows")
+    for op in ("correlate", "convolve"):
+        for method in methods:
+            expected = getattr(wk, op)(c_order, kernel, stride, axes=axes, method=method)
+            actual = getattr(wk, op)(x, kernel, stride, axes=axes, method=method)
+            np.testing.assert_array_equal(actual, expected, err_msg=f"{op} {method}",
+                                          strict=True)
+    np.testing.assert_array_equal(x, before, strict=True)
+
+
+def test_rows_reversed_run_the_c_loop():
+    """Rows laid out backwards (``x[::-1]`` of a C array) are a C array read
+    forwards: the loops' C copy runs, without a copy of the input."""
+    c_order = make_data((40, 41), np.float64)
+    x = c_order[::-1]
+    choice = wk.choose_method("max", x.shape, 3, 1, strides=x.strides)
+    assert choice.layout.startswith("axes (0,) reversed to run forwards; "), choice.layout
+    for reduce in ("max", "mean"):
+        plan = _plan.pool_plan(x.shape, x.dtype, 3, 1, None, reduce, "auto", "numba", x.strides)
+        result = plan(x)
+        assert [key[:2] for key in plan.prepared] == [(True, True)], "the loop ran on a strided view"
+        np.testing.assert_array_equal(
+            result, wk.pool(np.ascontiguousarray(x), 3, 1, reduce=reduce), strict=True)

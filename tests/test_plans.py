@@ -128,3 +128,18 @@ def test_correlation_plans_tell_apart_kernels():
     for n in range(_plan.MAX_PLANS + 10):
         wk.correlate(np.ones(n + 3), np.ones(2))
     assert len(_plan._CORRELATE_PLANS) <= _plan.MAX_PLANS
+
+
+def test_replays_into_an_out_that_does_not_fold():
+    """A plan first run into a new output, then into an ``out=`` whose batch
+    axes do not fold into one, which runs piece by piece: each piece counts
+    its own tasks (replaying the whole output's count wrote past the
+    pieces, a crash)."""
+    x = make_data((4, 9, 10), np.float64)
+    for reduce in ("max", "mean"):
+        for method in ("direct", "separable", "auto"):
+            expected = wk.pool(x, 3, 1, reduce=reduce, axes=(0,), method=method)
+            out = np.full((2, 9, 11), -1.0)[:, :, :10]  # (9, 10) do not fold
+            wk.pool(x, 3, 1, reduce=reduce, axes=(0,), method=method, out=out)
+            np.testing.assert_array_equal(out, expected, err_msg=f"{reduce} {method}",
+                                          strict=True)

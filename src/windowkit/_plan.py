@@ -48,13 +48,14 @@ class Plan:
     __slots__ = ("out_shape", "dtype", "others", "impl", "reference", "loop", "args", "stage",
                  "compute", "parts", "axes", "order", "inverse", "follow_layout", "target_shape",
                  "divide_by", "threaded", "x_shape4", "target_shape4", "prepared", "interleaved",
-                 "choice", "moved")
+                 "choice", "moved", "reversed")
 
     def __call__(self, x, out=None, others=None):
         """Compute into ``out`` (checked, also against overlapping ``others``,
         the call's other inputs: by default the plan's) or a new array, and
         return it."""
-        if out is None and self.follow_layout:
+        new = out is None
+        if new and self.follow_layout:
             # Laid out as x is (numpy's order="K"): the loops write it in place.
             out = np.empty(self.target_shape, self.dtype).transpose(self.inverse)
         else:
@@ -62,6 +63,17 @@ class Plan:
                                 *(self.others if others is None else others))
         if self.reference is not None:  # impl="strided"
             return self.reference(x, out)
+        result = out
+        if self.reversed is not None:
+            # Axes of negative stride turned around (see reversed_axes). A
+            # new output is returned reversed along them as x is, so the
+            # loops write it forwards; a given one is written reversed.
+            x_index, out_index = self.reversed
+            x = x[x_index]
+            if new:
+                result = out[out_index]
+            else:
+                out = out[out_index]
         if self.stage is not None:
             x = x.astype(self.stage)
         elif not x.flags.aligned:
@@ -92,7 +104,7 @@ class Plan:
             np.divide(target, np.intp(self.divide_by), out=target)
         if target is not out_view:
             out_view[...] = target
-        return out
+        return result
 
     def _run(self, x, target, n_threads):
         """The loop over 4-D views of ``x`` and ``target`` (see :mod:`windowkit.kernels.direct`)."""
@@ -118,11 +130,11 @@ class Plan:
         if not isinstance(self.loop, Loop):
             self.loop.run(args, out4, n_threads, self.impl)
             return
-        # The same for every call: the shapes and dtype are the plan's, and
-        # the compiled copy depends on the layouts alone (an unaligned
-        # input's aligned copy can be C-contiguous where the plan's first
-        # input was not).
-        layout = (x4.flags.c_contiguous, out4.flags.c_contiguous)
+        # The dtype is the plan's; the compiled copy depends on the layouts
+        # (an unaligned input's aligned copy can be C-contiguous where the
+        # plan's first input was not), the task count on the shape (an
+        # out= that does not fold is run in pieces, see _run).
+        layout = (x4.flags.c_contiguous, out4.flags.c_contiguous, out4.shape)
         prepared = self.prepared.get(layout)
         if prepared is None:
             prepared = self.prepared[layout] = self.loop.prepare(args, out4, self.impl)
@@ -155,12 +167,19 @@ def _new_plan(shape, geometry, dtype, impl, order=None, others=()):
     plan.divide_by = None
     plan.interleaved = False
     plan.choice = None
+    plan.reversed = None
     return plan
 
 
 def layout(plan, shape, given_axes):
     """How ``plan``'s loops take an input of ``shape`` whose windowed axes
     the caller gave as ``given_axes``, in words (:func:`windowkit.choose_method`)."""
+    turned = "" if plan.reversed is None else "axes {} reversed to run forwards; ".format(
+        tuple(axis for axis, index in enumerate(plan.reversed[1]) if index.step == -1))
+    return turned + _order_in_words(plan, shape, given_axes)
+
+
+def _order_in_words(plan, shape, given_axes):
     if plan.interleaved:
         row, channels = plan.order[-2], plan.order[-1]
         return (f"interleaved channels: axis {row} and the {shape[channels]} channels of "
@@ -235,6 +254,39 @@ def in_memory_order(geometry, shape, strides):
                       tuple(geometry.window[j] for j in position) + ones,
                       tuple(geometry.stride[j] for j in position) + ones,
                       geometry.out_shape), memory
+
+
+def reversed_axes(geometry, shape, strides):
+    """``(shape, strides, reversed)`` for an input whose axes of
+    negative stride are turned around, or None if it has none.
+
+    Reversed, such an axis reads forwards in memory, so a C array viewed
+    backwards runs the C-contiguous loops (on the strided view they ran 2-4x
+    slower). ``reversed`` holds the index of ``x`` and of the output that
+    turn them: along a windowed axis of length ``n``, with window ``w`` and
+    stride ``s``, the reversed input starts ``(n - w) % s`` elements in, so
+    that its windows are the original ones, in reverse order (the output is
+    reversed along every turned axis). ``shape`` is the reversed view's
+    (``geometry`` holds for it too), ``strides`` are positive. Max and min are unchanged; a window's sum adds its elements in
+    reverse order along those axes.
+    """
+    if strides is None:
+        return None
+    turned = [axis for axis in range(len(shape)) if strides[axis] < 0 and shape[axis] > 1]
+    if not turned:
+        return None
+    x_index = [slice(None)] * len(shape)
+    out_index = [slice(None)] * len(shape)
+    shape = list(shape)
+    for axis in turned:
+        out_index[axis] = slice(None, None, -1)
+        start = 0
+        if axis in geometry.axes:
+            j = geometry.axes.index(axis)
+            start = (shape[axis] - geometry.window[j]) % geometry.stride[j]
+        x_index[axis] = slice(shape[axis] - 1 - start, None, -1)
+        shape[axis] -= start
+    return tuple(shape), tuple(abs(step) for step in strides), (tuple(x_index), tuple(out_index))
 
 
 def interleaved_channels(geometry, shape, strides):
@@ -371,6 +423,9 @@ def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl, strides=
         plan = _new_plan(shape, geometry, result, impl)
         plan.reference = lambda x, out: strided.pool(strided.window_view(x, geometry), reduce, out)
         return plan
+    turned = reversed_axes(geometry, shape, strides)
+    if turned is not None:
+        shape, strides, reversal = turned
     given = geometry
     geometry, order = in_memory_order(geometry, shape, strides)
     choice = None
@@ -383,6 +438,7 @@ def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl, strides=
     if interleaved is not None:
         geometry, order, step = interleaved
     plan = _new_plan(shape, geometry, result, impl, order)
+    plan.reversed = None if turned is None else reversal
     plan.choice = choice
     plan.stage = _staging(dtype, impl)
     plan.compute = v.accumulator_dtype(result)
@@ -486,6 +542,11 @@ def correlate_plan(shape, dtype, kernel, stride, axes, method, impl, flip, strid
         plan.reference = lambda x, out: strided.correlate(strided.window_view(x, geometry),
                                                           weights, out)
         return plan
+    turned = reversed_axes(geometry, shape, strides)
+    if turned is not None:
+        # The kernel turned with the input along the windowed axes.
+        shape, strides, reversal = turned
+        weights = weights[tuple(reversal[1][axis] for axis in geometry.axes)]
     given_axes = geometry.axes
     geometry, order = in_memory_order(geometry, shape, strides)
     weights = weights.transpose([given_axes.index(axis) for axis in geometry.axes
@@ -493,6 +554,7 @@ def correlate_plan(shape, dtype, kernel, stride, axes, method, impl, flip, strid
     # A channel axis taken as windowed (see in_memory_order) has weight 1.
     weights = weights.reshape(weights.shape + (1,) * (len(geometry.axes) - len(given_axes)))
     plan = _new_plan(shape, geometry, result, impl, order, others=(kernel,))
+    plan.reversed = None if turned is None else reversal
     plan.stage = _staging(dtype, impl)
     refuse_long_double(result, impl, "the result")  # a long double kernel
     plan.compute = weights.dtype
