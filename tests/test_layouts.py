@@ -293,6 +293,7 @@ def test_rows_reversed_run_the_c_loop():
     for reduce in ("max", "mean"):
         plan = _plan.pool_plan(x.shape, x.dtype, 3, 1, None, reduce, "auto", "numba", x.strides)
         result = plan(x)
-        assert [key[:2] for key in plan.prepared] == [(True, True)], "the loop ran on a strided view"
+        assert [key[:2] for key in plan.prepared] == [(True, True)], \
+            "the loop ran on a strided view"
         np.testing.assert_array_equal(
             result, wk.pool(np.ascontiguousarray(x), 3, 1, reduce=reduce), strict=True)

@@ -428,7 +428,7 @@ def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64
     >>> wk.choose_method("max", (512, 512), 2).method
     'separable'
     >>> print(wk.choose_method("max", (2048, 2048), 31, stride=1))
-    van_herk: window rows 31 at stride 1: van Herk makes 3 row passes per output row at 1.11 of separable's each, separable 31
+    van_herk: window rows 31 at stride 1: 3 van Herk row passes at 1.11 each against 31 separable ones, per output row
     >>> wk.choose_method("correlate", (512, 512), (3, 3)).method
     'rows'
     >>> wk.choose_method("correlate", (2048, 2048), (31, 31)).method

@@ -125,8 +125,8 @@ def choose_pool_method(shape, geometry, reduce="max", dtype_kind="f"):
     van_herk = rows_per_output_row(geometry, "van_herk", reduce)
     weight = van_herk_pass_cost(shape[geometry.axes[-1]], reduce, dtype_kind)
     reason = (
-        f"window rows {window_rows} at stride {stride_rows}: van Herk makes {van_herk} "
-        f"row passes per output row at {weight:.2f} of separable's each, separable {separable}"
+        f"window rows {window_rows} at stride {stride_rows}: {van_herk} van Herk row passes "
+        f"at {weight:.2f} each against {separable} separable ones, per output row"
     )
     method = "van_herk" if van_herk * weight < separable else "separable"
     return MethodChoice(method, reason, pool_work(shape, geometry, method, reduce))
@@ -155,7 +155,8 @@ def pool_work(shape, geometry, method, reduce="max"):
         along_row = stride_cols * (window_cols.bit_length() - 1) + 2
     else:
         along_row = window_cols
-    return out_rows * shape[row_axis] * rows_per_output_row(geometry, method, reduce) + out_size * along_row
+    row_passes = rows_per_output_row(geometry, method, reduce)
+    return out_rows * shape[row_axis] * row_passes + out_size * along_row
 
 
 def choose_correlate_method(shape, geometry, dtype):

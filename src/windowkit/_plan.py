@@ -267,8 +267,9 @@ def reversed_axes(geometry, shape, strides):
     stride ``s``, the reversed input starts ``(n - w) % s`` elements in, so
     that its windows are the original ones, in reverse order (the output is
     reversed along every turned axis). ``shape`` is the reversed view's
-    (``geometry`` holds for it too), ``strides`` are positive. Max and min are unchanged; a window's sum adds its elements in
-    reverse order along those axes.
+    (``geometry`` holds for it too), ``strides`` are positive. Max and min
+    are unchanged; a window's sum adds its elements in reverse order along
+    those axes.
     """
     if strides is None:
         return None
