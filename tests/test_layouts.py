@@ -118,11 +118,13 @@ def test_channels_fastest_keep_the_axes_order():
     an F-ordered batch) is not reordered: the loops take the strided view
     and write the C-contiguous result in place through its strides, with
     no temporary to copy (a channels-last copy costs numpy more than the
-    pooling: its inner loop runs along the three channels)."""
+    pooling: its inner loop runs along the three channels). Channels last
+    are then interleaved in the rows for the separable loop only (see
+    test_interleaved_channels_at_column_strides_above_1), not van Herk's."""
     for x, axes in ((make_data((20, 21, 3), np.float64), (0, 1)),
                     (np.asfortranarray(make_data((3, 20, 21), np.float64)), (1, 2))):
         for reduce in ("max", "mean"):
-            plan = _plan.pool_plan(x.shape, x.dtype, 2, 2, axes, reduce, "auto", "numba",
+            plan = _plan.pool_plan(x.shape, x.dtype, 2, 2, axes, reduce, "van_herk", "numba",
                                    x.strides)
             assert plan.order == ((2, 0, 1) if axes == (0, 1) else (0, 1, 2))
             assert not plan.follow_layout
@@ -131,22 +133,24 @@ def test_channels_fastest_keep_the_axes_order():
             if axes == (0, 1):
                 assert [key[:2] for key in plan.prepared] == [(False, False)], \
                     "written through a temporary"
-            expected = wk.pool(np.ascontiguousarray(x), 2, reduce=reduce, axes=axes)
+            expected = wk.pool(np.ascontiguousarray(x), 2, reduce=reduce, axes=axes,
+                               method="van_herk")
             np.testing.assert_array_equal(result, expected, strict=True)
 
 
 def test_many_channels_last_become_the_rows():
     """NHWC with CHANNELS_MIN channels or more: the channel axis is the
-    loops' row axis, window 1; one fewer, and the loops take the strided
-    view in the caller's order."""
+    loops' row axis, window 1; one fewer, and the channels are interleaved
+    in the rows (the separable loop's pixels)."""
     from windowkit._methods import CHANNELS_MIN
 
     for channels, taken in ((CHANNELS_MIN, True), (CHANNELS_MIN - 1, False)):
         x = make_data((2, 9, 10, channels), np.float32)
         plan = _plan.pool_plan(x.shape, x.dtype, 3, 2, (1, 2), "max", "auto", "numba",
                                x.strides)
-        assert (plan.axes == (1, 2, 3)) == taken, plan.axes
-        assert plan.follow_layout == taken
+        assert plan.interleaved != taken
+        assert plan.axes == (1, 2, 3), plan.axes  # the channels as rows, or in them
+        assert plan.follow_layout
         result = plan(x)
         assert result.flags.c_contiguous
         nchw = np.ascontiguousarray(np.moveaxis(x, -1, 1))
@@ -201,8 +205,53 @@ def test_interleaved_channels_are_the_channels_first_results(shape, window, stri
     np.testing.assert_array_equal(x, before, strict=True)
 
 
-def test_interleaved_only_where_the_row_is_one_run_at_column_stride_1():
-    """Not at a column stride above 1, not for the direct loop, not when
+# shape, window, stride, axes: channels last at a column stride above 1
+INTERLEAVED_STRIDED = [
+    ((13, 17, 3), (2, 2), 2, (0, 1)),  # RGB blocks
+    ((13, 17, 3), (3, 3), (1, 2), (0, 1)),
+    ((13, 20, 4), (2, 9), (2, 3), (0, 1)),  # wide: the row by doubling spans
+    ((2, 9, 10, 5), (3, 2), 3, (1, 2)),  # NHWC, few channels
+    ((3, 40, 2), (5,), (4,), (1,)),  # signals of two channels
+    ((4, 3000, 3), (2, 3), 2, (0, 1)),  # rows of several segments
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.uint8])
+@pytest.mark.parametrize("shape, window, stride, axes", INTERLEAVED_STRIDED,
+                         ids=lambda v: str(v))
+def test_interleaved_channels_at_column_strides_above_1(shape, window, stride, axes, dtype):
+    """The separable loop pools the interleaved row at stride 1 and picks
+    the strided outputs' pixels; the results are the channels-first
+    copy's: exactly here, the values being small integers (NaN and inf
+    included), whose sums are exact in any order."""
+    x = with_nan(make_data(shape, dtype))
+    if x.dtype.kind == "f":
+        x.flat[5::23] = np.inf
+        x.flat[11::29] = -np.inf
+    before = x.copy()
+    channels = x.ndim - 1
+    first = np.ascontiguousarray(np.moveaxis(x, channels, 0))
+    first_axes = tuple(a + 1 for a in axes)
+    for reduce in ("max", "min", "sum", "mean"):
+        plan = _plan.pool_plan(x.shape, x.dtype, window, stride, axes, reduce, "separable",
+                               "numba", x.strides)
+        assert plan.interleaved, reduce
+        expected = np.moveaxis(wk.pool(first, window, stride, reduce=reduce, axes=first_axes,
+                                       method="direct"), 0, channels)
+        np.testing.assert_array_equal(plan(x), expected, err_msg=reduce, strict=True)
+        into = np.zeros(expected.shape[::-1], expected.dtype).T
+        wk.pool(x, window, stride, reduce=reduce, axes=axes, method="separable", out=into)
+        np.testing.assert_array_equal(into, expected, err_msg=reduce, strict=True)
+        with np.errstate(invalid="ignore"):  # inf - inf, in numpy scalars
+            python = _plan.pool_plan(x.shape, x.dtype, window, stride, axes, reduce,
+                                     "separable", "python", x.strides)(x)
+        np.testing.assert_array_equal(python, expected, err_msg=reduce, strict=True)
+    np.testing.assert_array_equal(x, before, strict=True)
+
+
+def test_interleaved_only_where_the_row_is_one_run():
+    """At a column stride above 1 only in the separable loop and with fewer
+    than CHANNELS_MIN channels; not for the direct loop, not when
     the channels are not the fastest axis next to the row, nor when the
     row and its channels are not one run of memory (then the strided view
     in the caller's order, as before)."""
@@ -216,7 +265,11 @@ def test_interleaved_only_where_the_row_is_one_run_at_column_stride_1():
         return plan.interleaved
 
     assert interleaved(rgb)
-    assert not interleaved(rgb, stride=(1, 2))
+    # At a column stride above 1: the separable loop's pixels, few channels only.
+    assert interleaved(rgb, stride=(1, 2))
+    assert interleaved(rgb, stride=(1, 2), method="separable")
+    assert not interleaved(rgb, window=(9, 3), stride=(1, 2), method="van_herk")
+    assert not interleaved(make_data((2, 9, 10, 32), np.float64), stride=(1, 2), axes=(1, 2))
     assert not interleaved(rgb, method="direct")
     assert not interleaved(np.asfortranarray(rgb))
     assert not interleaved(make_data((13, 34, 3), np.float64)[:, ::2])  # gaps in the row

@@ -336,7 +336,10 @@ def test_choose_method_reports_the_layout_the_call_runs():
     cases = [
         (rgb, 3, 1, (0, 1), "interleaved channels: axis 1 and the 3 channels of axis 2 as one "
                             "row"),
-        (rgb, 2, 2, (0, 1), "the axes' order: the batch axes, then the windowed axes (0, 1)"),
+        (rgb, 2, 2, (0, 1), "interleaved channels: axis 1 and the 3 channels of axis 2 as one "
+                            "row"),  # the separable loop's pixels
+        (rgb, (9, 3), (1, 2), (0, 1),  # van Herk: the strided view
+         "the axes' order: the batch axes, then the windowed axes (0, 1)"),
         (nhwc, 3, 2, (1, 2), "channels as rows: the 40 channels of axis 3 as the row"),
         (image, (31, 3), 1, None, "memory order: the axes (1, 0), slowest first"),
     ]

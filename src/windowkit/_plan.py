@@ -290,7 +290,7 @@ def reversed_axes(geometry, shape, strides):
     return tuple(shape), tuple(abs(step) for step in strides), (tuple(x_index), tuple(out_index))
 
 
-def interleaved_channels(geometry, shape, strides):
+def interleaved_channels(geometry, shape, strides, any_column_stride=False):
     """``(geometry, order, step)`` for pooling a channels-last input along its
     interleaved rows, or None.
 
@@ -305,7 +305,10 @@ def interleaved_channels(geometry, shape, strides):
     on the channel axis, last) and ``order`` takes the other batch axes
     first, then the windowed axes, slowest first, then the channels; the
     other batch axes must fold into one and the row axes merge without a
-    copy.
+    copy. With ``any_column_stride`` (the separable loop, fewer than
+    ``CHANNELS_MIN`` channels), the window may cross the row at any
+    stride: the loop then pools the row at stride 1 and picks the strided
+    outputs' pixels.
     """
     if strides is None or len(geometry.axes) > 3:
         return None
@@ -318,7 +321,10 @@ def interleaved_channels(geometry, shape, strides):
     others = by_pace(axis for axis in batch if axis != channels)
     windowed = by_pace(geometry.axes)
     last = windowed[-1]
-    if geometry.stride[geometry.axes.index(last)] != 1 or pace(last) == math.inf:
+    if pace(last) == math.inf:
+        return None
+    if geometry.stride[geometry.axes.index(last)] != 1 and not (
+            any_column_stride and shape[channels] < _methods.CHANNELS_MIN):
         return None
     # The row (last windowed axis, then the channels) and the other batch
     # axes must each be one run of memory.
@@ -434,7 +440,8 @@ def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl, strides=
         choice = _methods.choose_pool_method(shape, geometry, reduce, dtype.kind)
         method = choice.method
     work = _methods.pool_work(shape, geometry, method, reduce)
-    interleaved = None if method == "direct" else interleaved_channels(given, shape, strides)
+    interleaved = None if method == "direct" else interleaved_channels(
+        given, shape, strides, any_column_stride=method == "separable")
     step = 1
     if interleaved is not None:
         geometry, order, step = interleaved
@@ -470,7 +477,7 @@ def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl, strides=
     if plan.parts:
         plan.divide_by, count = count, None
     plan.loop = fast_pool_loop(method, _REDUCE_CODES[reduce], window3, stride3, plan.compute,
-                               plan.target_shape4[-1])
+                               plan.target_shape4[-1], pixels=step > 1 and stride3[2] > 1)
     plan.args = (window3, stride3, np.intp(step), np.intp(count or 0))
     return plan
 
@@ -481,10 +488,16 @@ def _interleaved_shape(shape, n_window_dims):
     return folded_shape(shape[:-2] + (shape[-2] * shape[-1],), n_window_dims - 1)
 
 
-def fast_pool_loop(method, code, window3, stride3, dtype, out_cols):
+def fast_pool_loop(method, code, window3, stride3, dtype, out_cols, pixels=False):
     """The compiled copy of ``method`` ("separable" or "van_herk") for this
-    reduction code and window, on ``dtype`` into rows of ``out_cols``."""
+    reduction code and window, on ``dtype`` into rows of ``out_cols``;
+    ``pixels``: interleaved channels at a column stride above 1, which
+    the separable loop pools along the row at stride 1 (see
+    :func:`interleaved_channels`)."""
     block, stride_cols = window3[2], stride3[2]
+    if pixels:
+        return separable_pool(code, row_uses_doubling(block, 1),
+                              code != SUM and dtype.kind in "biu", pixels=True)
     # Float max and min one column wide take the separable loop's
     # out-of-place row passes on long rows (see _methods).
     in_place_slow = (block == 1 and code != SUM and dtype.kind == "f"

@@ -28,16 +28,26 @@ def separable_tasks(out, window, stride, step, *args):
     return n_batch * out_depth * out_rows * n_segments
 
 
+def pixel_tasks(out, window, stride, step, *args):
+    """How many tasks :func:`separable_pool` has for ``out`` with ``pixels``:
+    row segments of whole pixels (``step`` channels each)."""
+    n_batch, out_depth, out_rows, out_cols = out.shape
+    n_segments = segments.py_func(out_cols // step, window[2], stride[2], SEGMENT // step)[1]
+    return n_batch * out_depth * out_rows * n_segments
+
+
 @functools.cache
-def separable_pool(reduce, doubling, in_place=False):
+def separable_pool(reduce, doubling, in_place=False, pixels=False):
     """The separable loop for ``reduce``, its rows pooled by doubling spans
     (``doubling``) or directly; max and min combined in place (``in_place``,
     for integers: LLVM vectorises an in-place integer max, and in place
     saves the alternating passes, which on 28-element rows cost 1.3-1.7x
     the time) or out of place (floats, see
-    :func:`~windowkit.kernels.rows.extreme_rows`)."""
+    :func:`~windowkit.kernels.rows.extreme_rows`). ``pixels``: channels
+    interleaved in the row at a column stride above 1 (a copy of its own:
+    its second row pass made every copy's first compile 1.3-1.5 s longer)."""
 
-    @loop(separable_tasks)
+    @loop(pixel_tasks if pixels else separable_tasks)
     def separable_pool(x, window, stride, step, divide_by, first_task, stop_task, out):
         """Pooling one output row at a time: the window's rows first, then along the row.
 
@@ -50,21 +60,34 @@ def separable_pool(reduce, doubling, in_place=False):
 
         The window's columns are ``step`` elements apart: 1, or for channels
         interleaved in the row (an RGB image, NHWC maps, the width and
-        channel axes taken as one row at a column stride of 1), the channel
-        count, so that every loop runs along the interleaved row
-        (docs/methods.md).
+        channel axes taken as one row), the channel count, so that every
+        loop runs along the interleaved row (docs/methods.md). At a column
+        stride above 1 (``pixels``) the row is pooled at stride 1 and the
+        output pixels picked from it.
         Cost per output: ``window_depth * window_rows`` combines per input
-        column, plus at most ``window_cols`` along the row. Scratch: two
-        segments.
+        column, plus at most ``window_cols`` along the row (with
+        ``pixels``, per input column). Scratch: two segments, three with
+        ``pixels``.
         """
         window_depth, window_rows, window_cols = window
         stride_depth, stride_rows, stride_cols = stride
         n_batch, out_depth, out_rows, out_cols = out.shape
         extent = (window_cols - 1) * step + 1
-        per_segment, n_segments = segments(out_cols, extent, stride_cols, SEGMENT)
-        span = (min(per_segment, out_cols) - 1) * stride_cols + extent
+        # pixels: an output pixel's step channels are contiguous, but
+        # pixels are stride_cols * step elements apart, so the row is
+        # pooled at stride 1 and every stride_cols-th pixel picked.
+        # Segments hold whole pixels.
+        if pixels:
+            per_segment, n_segments = segments(out_cols // step, window_cols, stride_cols,
+                                               SEGMENT // step)
+            span = ((min(per_segment, out_cols // step) - 1) * stride_cols + window_cols) * step
+            per_segment *= step
+        else:
+            per_segment, n_segments = segments(out_cols, extent, stride_cols, SEGMENT)
+            span = (min(per_segment, out_cols) - 1) * stride_cols + extent
         column_space = np.empty(span, out.dtype)
         scratch_space = np.empty(span, out.dtype)
+        every_space = np.empty(span if pixels else 0, out.dtype)
         # Task = ((b * out_depth + d) * out_rows + r) * n_segments + segment,
         # counted up from first_task without a division per task.
         segment = first_task % n_segments
@@ -74,8 +97,12 @@ def separable_pool(reduce, doubling, in_place=False):
         for _ in range(first_task, stop_task):
             first_out = segment * per_segment
             stop_out = min(out_cols, first_out + per_segment)
-            first_col = first_out * stride_cols
-            width = (stop_out - first_out - 1) * stride_cols + extent
+            if pixels:
+                first_col = first_out * stride_cols
+                width = ((stop_out - first_out) // step - 1) * stride_cols * step + extent + step - 1
+            else:
+                first_col = first_out * stride_cols
+                width = (stop_out - first_out - 1) * stride_cols + extent
             column = column_space[:width]
             first_depth = d * stride_depth
             first_row = r * stride_rows
@@ -86,8 +113,19 @@ def separable_pool(reduce, doubling, in_place=False):
             else:
                 extreme_rows(x, b, first_depth, window_depth, first_row, window_rows, first_col,
                              column, scratch_space[:width], reduce)
-            pool_row(column, window_cols, stride_cols, step, divide_by, scratch_space[:width],
-                     out[b, d, r, first_out:stop_out], reduce, doubling, in_place)
+            if pixels:
+                every = every_space[:width - (window_cols - 1) * step]
+                pool_row(column, window_cols, 1, step, divide_by, scratch_space[:width], every,
+                         reduce, doubling, in_place)
+                out_row = out[b, d, r]
+                for o in range(0, stop_out - first_out, step):
+                    start = o * stride_cols
+                    for c in range(step):
+                        out_row[first_out + o + c] = every[start + c]
+            else:
+                pool_row(column, window_cols, stride_cols, step, divide_by,
+                         scratch_space[:width], out[b, d, r, first_out:stop_out], reduce,
+                         doubling, in_place)
             segment += 1
             if segment == n_segments:
                 segment, r = 0, r + 1
