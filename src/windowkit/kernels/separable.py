@@ -97,11 +97,10 @@ def separable_pool(reduce, doubling, in_place=False, pixels=False):
         for _ in range(first_task, stop_task):
             first_out = segment * per_segment
             stop_out = min(out_cols, first_out + per_segment)
-            if pixels:
-                first_col = first_out * stride_cols
-                width = ((stop_out - first_out) // step - 1) * stride_cols * step + extent + step - 1
+            first_col = first_out * stride_cols
+            if pixels:  # the last output pixel's window, all its channels
+                width = (((stop_out - first_out) // step - 1) * stride_cols + window_cols) * step
             else:
-                first_col = first_out * stride_cols
                 width = (stop_out - first_out - 1) * stride_cols + extent
             column = column_space[:width]
             first_depth = d * stride_depth
