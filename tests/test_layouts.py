@@ -172,6 +172,18 @@ INTERLEAVED = [
 ]
 
 
+def channels_last_and_first(shape, axes, dtype):
+    """``(x, first, first_axes)``: channels-last data of ``shape`` (NaN and
+    inf included for floats), its channels-first C copy, and the windowed
+    axes in that copy."""
+    x = with_nan(make_data(shape, dtype))
+    if x.dtype.kind == "f":
+        x.flat[5::23] = np.inf
+        x.flat[11::29] = -np.inf
+    first = np.ascontiguousarray(np.moveaxis(x, x.ndim - 1, 0))
+    return x, first, tuple(a + 1 for a in axes)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.uint8, np.float16])
 @pytest.mark.parametrize("shape, window, stride, axes", INTERLEAVED, ids=lambda v: str(v))
 def test_interleaved_channels_are_the_channels_first_results(shape, window, stride, axes, dtype):
@@ -179,14 +191,9 @@ def test_interleaved_channels_are_the_channels_first_results(shape, window, stri
     interleaved rows, the window's columns the channel count apart, and
     combine in the order they do for the channels-first copy, so even
     float sums are bitwise its results; NaN and inf where it has them."""
-    x = with_nan(make_data(shape, dtype))
-    if x.dtype.kind == "f":
-        x.flat[5::23] = np.inf
-        x.flat[11::29] = -np.inf
+    x, first, first_axes = channels_last_and_first(shape, axes, dtype)
     before = x.copy()
     channels = x.ndim - 1
-    first = np.ascontiguousarray(np.moveaxis(x, channels, 0))  # channels first, C order
-    first_axes = tuple(a + 1 for a in axes)
     for reduce in ("max", "min", "sum", "mean"):
         for method in ("separable", "van_herk", "auto"):
             plan = _plan.pool_plan(x.shape, x.dtype, window, stride, axes, reduce, method,
@@ -224,14 +231,9 @@ def test_interleaved_channels_at_column_strides_above_1(shape, window, stride, a
     the strided outputs' pixels; the results are the channels-first
     copy's: exactly here, the values being small integers (NaN and inf
     included), whose sums are exact in any order."""
-    x = with_nan(make_data(shape, dtype))
-    if x.dtype.kind == "f":
-        x.flat[5::23] = np.inf
-        x.flat[11::29] = -np.inf
+    x, first, first_axes = channels_last_and_first(shape, axes, dtype)
     before = x.copy()
     channels = x.ndim - 1
-    first = np.ascontiguousarray(np.moveaxis(x, channels, 0))
-    first_axes = tuple(a + 1 for a in axes)
     for reduce in ("max", "min", "sum", "mean"):
         plan = _plan.pool_plan(x.shape, x.dtype, window, stride, axes, reduce, "separable",
                                "numba", x.strides)
