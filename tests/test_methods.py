@@ -214,16 +214,18 @@ def test_side_by_side_windows_on_threads():
 def test_correlate_rows_is_bitwise_the_direct_sum(dtype):
     """Same terms, same order: equal bit for bit, even for floats. Column
     strides 2 to FULL_ROW_STRIDE_MAX sum the row at stride 1 and keep every
-    stride-th sum; larger ones load along the stride."""
-    from windowkit.kernels.correlate_rows import FULL_ROW_STRIDE_MAX
+    stride-th sum; larger ones load along the stride. A kernel 12 wide
+    takes a pass of WEIGHTS_PER_PASS weights, one of three and one of one."""
+    from windowkit.kernels.correlate_rows import FULL_ROW_STRIDE_MAX, WEIGHTS_PER_PASS
 
     rng = np.random.default_rng(3)
     x = (rng.standard_normal((2, 30, 41)) * 20).astype(dtype)
-    kernel = (rng.standard_normal((5, 7)) * 3).astype(dtype)
-    for stride in (1, (2, 1), (1, 3), (1, FULL_ROW_STRIDE_MAX), (2, FULL_ROW_STRIDE_MAX + 1)):
-        for op in (wk.correlate, wk.convolve):
-            np.testing.assert_array_equal(op(x, kernel, stride, method="rows"),
-                                          op(x, kernel, stride, method="direct"))
+    for shape in ((5, 7), (3, WEIGHTS_PER_PASS + 4)):
+        kernel = (rng.standard_normal(shape) * 3).astype(dtype)
+        for stride in (1, (2, 1), (1, 3), (1, FULL_ROW_STRIDE_MAX), (2, FULL_ROW_STRIDE_MAX + 1)):
+            for op in (wk.correlate, wk.convolve):
+                np.testing.assert_array_equal(op(x, kernel, stride, method="rows"),
+                                              op(x, kernel, stride, method="direct"))
 
 
 @pytest.mark.parametrize("method, scratch_rows", [("separable", 2), ("van_herk", 9 + 2)])
