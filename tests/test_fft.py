@@ -97,9 +97,13 @@ def test_fft_refuses_integer_results_and_auto_never_picks_it_for_them():
 def test_auto_picks_fft_for_large_float_kernels():
     rng = np.random.default_rng(6)
     x = rng.standard_normal((300, 300))
-    big, small = rng.standard_normal((25, 25)), rng.standard_normal((5, 5))
+    big, small = rng.standard_normal((41, 41)), rng.standard_normal((5, 5))
     choice = wk.choose_method("correlate", x.shape, big.shape)
     assert choice.method == "fft" and "transforms" in choice.reason
+    # Cut into tiles, a small image transforms more elements than it holds:
+    # 25x25 costs transforms several times what it costs on the whole image.
+    assert wk.choose_method("correlate", x.shape, (25, 25)).method == "rows"
+    assert wk.choose_method("correlate", (2000, 2000), (25, 25)).method == "fft"
     np.testing.assert_array_equal(wk.correlate(x, big), wk.correlate(x, big, method="fft"))
     assert wk.choose_method("correlate", x.shape, small.shape).method == "rows"
     # Strides make the direct sum cheaper per input; the transforms' cost stays.

@@ -74,10 +74,16 @@ VAN_HERK_PASS_COST = 1.1
 VAN_HERK_ROW_OVERHEAD = 24
 VAN_HERK_INTEGER_EXTREME_COST = 1.3
 
-# "fft" when the direct sum would take at least this many multiply-adds per
-# input element (about the window's size over the strides' product), on at
-# least FFT_MIN_SIZE input elements, where the transforms' set-up pays.
-FFT_MIN_WORK_PER_INPUT = 256
+# "fft" when the direct sum would take at least FFT_WORK_RATIO times the
+# transforms' element operations (fft.work, which counts the tiles'
+# overlap, plus FFT_SETUP_WORK for a call's fixed costs), on at least
+# FFT_MIN_SIZE input elements. Fitted to the crossovers measured on 2
+# threads, "rows" against "fft" (docs/performance.md): 2048x2048 float32
+# between 17x17 and 19x19, a float64 signal of 2**20 between 200 and 324
+# taps, 512x512 float64 at 25x25, 300x300 float64 at 41x41 and 1000x1000
+# float64 below 21x21.
+FFT_WORK_RATIO = 5
+FFT_SETUP_WORK = 5_000_000
 FFT_MIN_SIZE = 1 << 16
 
 
@@ -163,21 +169,18 @@ def choose_correlate_method(shape, geometry, dtype):
     """rows, or fft for large float kernels on large inputs."""
     size = math.prod(shape)
     rows_work = math.prod(geometry.out_shape) * math.prod(geometry.window)
-    per_input = rows_work / max(1, size)
     if dtype.kind not in "fc":
         reason = "integer and bool sums stay exact: the direct sum with the output row innermost"
-    elif size < FFT_MIN_SIZE or per_input < FFT_MIN_WORK_PER_INPUT:
-        reason = (
-            f"{per_input:.0f} multiply-adds per input element: the direct sum (vectorised) "
-            f"costs less than transforms below {FFT_MIN_WORK_PER_INPUT} or below "
-            f"{FFT_MIN_SIZE} elements"
-        )
+    elif size < FFT_MIN_SIZE:
+        reason = (f"the direct sum (vectorised): transforms do not pay below "
+                  f"{FFT_MIN_SIZE} elements")
     else:
-        reason = (
-            f"{per_input:.0f} multiply-adds per input element in the direct sum: "
-            f"transforms cost less from {FFT_MIN_WORK_PER_INPUT}"
-        )
-        return MethodChoice("fft", reason, fft.work(size))
+        fft_work = correlate_work(shape, geometry, "fft")
+        ratio = rows_work / (fft_work + FFT_SETUP_WORK)
+        reason = (f"the direct sum takes {ratio:.1f} times the transforms' element "
+                  f"operations and set-up; transforms run from {FFT_WORK_RATIO} times")
+        if ratio >= FFT_WORK_RATIO:
+            return MethodChoice("fft", reason, fft_work)
     return MethodChoice("rows", reason, rows_work)
 
 
@@ -193,5 +196,7 @@ def threaded(work, geometry, dtype, input_bytes):
 def correlate_work(shape, geometry, method):
     """Estimated element operations of correlating by ``method``."""
     if method == "fft":
-        return fft.work(math.prod(shape))
+        lengths = pad3([shape[axis] for axis in geometry.axes], 1)
+        batch = math.prod(shape) // math.prod(lengths)
+        return fft.work((batch, *lengths), pad3(geometry.window, 1))
     return math.prod(geometry.out_shape) * math.prod(geometry.window)

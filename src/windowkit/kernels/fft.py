@@ -142,7 +142,14 @@ def correlate(x4, weights, stride, out4, n_threads, pool):
     return True
 
 
-def work(size):
-    """Estimated element operations of :func:`correlate` on ``size`` input
-    elements: three transforms of ``log2(tile elements)`` each."""
-    return 3 * size * int(math.log2(TILE * TILE))
+def work(shape, window):
+    """Estimated element operations of :func:`correlate` on a 4-D ``shape``
+    with a 3-D ``window``: three transforms of ``log2(tile elements)`` per
+    element of every tile, tiles overlapping by the window minus one (so a
+    small image cut into tiles transforms more elements than it holds)."""
+    tile = fft_shape(shape, window)
+    elements = shape[0]
+    for n, w, length in zip(shape[1:], window, tile):
+        full = n - w + 1
+        elements *= -(-full // min(length - w + 1, full)) * length
+    return 3 * elements * max(1, math.log2(math.prod(tile)))
