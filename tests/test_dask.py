@@ -128,7 +128,8 @@ def test_fft_in_blocks_and_auto_decided_once():
     (fft here), not block by block (each block alone is too small for it)."""
     rng = np.random.default_rng(3)
     x = rng.standard_normal((300, 290))
-    kernel = rng.standard_normal((25, 25))
+    kernel = rng.standard_normal((41, 41))
+    assert wk.choose_method("correlate", x.shape, kernel.shape).method == "fft"
     lazy_x = da.from_array(x, chunks=(100, 150))
     expected = wk.correlate(x, kernel, method="fft")
     for method in ("fft", "auto"):
