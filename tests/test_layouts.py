@@ -212,25 +212,32 @@ def test_interleaved_channels_are_the_channels_first_results(shape, window, stri
     np.testing.assert_array_equal(x, before, strict=True)
 
 
-# shape, window, stride, axes: channels last at a column stride above 1
+# shape, window, stride, axes, loop: channels last at a column stride above 1
 INTERLEAVED_STRIDED = [
-    ((13, 17, 3), (2, 2), 2, (0, 1)),  # RGB blocks
-    ((13, 17, 3), (3, 3), (1, 2), (0, 1)),
-    ((13, 20, 4), (2, 9), (2, 3), (0, 1)),  # wide: the row by doubling spans
-    ((2, 9, 10, 5), (3, 2), 3, (1, 2)),  # NHWC, few channels
-    ((3, 40, 2), (5,), (4,), (1,)),  # signals of two channels
-    ((4, 3000, 3), (2, 3), 2, (0, 1)),  # rows of several segments
+    ((13, 17, 3), (2, 2), 2, (0, 1), "block_pool"),  # RGB blocks: pixels side by side
+    ((13, 20, 4), (3, 4), (3, 4), (0, 1), "block_pool"),  # RGBA, 4 pixels wide
+    ((2, 9, 12, 5), (2, 3), (2, 3), (1, 2), "block_pool"),  # 5 channels: the count an argument
+    ((2, 5, 6, 8, 3), (2, 2, 2), 2, (1, 2, 3), "block_pool"),  # volumes, 3-D blocks
+    ((2, 6000, 3), (2, 2), 2, (0, 1), "block_pool"),  # rows of two segments
+    ((13, 17, 3), (3, 3), (1, 2), (0, 1), "separable_pool"),
+    ((13, 20, 4), (2, 9), (2, 3), (0, 1), "separable_pool"),  # wide: the row by doubling spans
+    ((2, 9, 10, 5), (3, 2), 3, (1, 2), "separable_pool"),  # NHWC, few channels
+    ((3, 40, 2), (5,), (4,), (1,), "separable_pool"),  # signals of two channels
+    ((4, 3000, 3), (2, 3), 2, (0, 1), "separable_pool"),  # rows of several segments
 ]
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.uint8])
-@pytest.mark.parametrize("shape, window, stride, axes", INTERLEAVED_STRIDED,
+@pytest.mark.parametrize("shape, window, stride, axes, loop", INTERLEAVED_STRIDED,
                          ids=lambda v: str(v))
-def test_interleaved_channels_at_column_strides_above_1(shape, window, stride, axes, dtype):
-    """The separable loop pools the interleaved row at stride 1 and picks
-    the strided outputs' pixels; the results are the channels-first
-    copy's: exactly here, the values being small integers (NaN and inf
-    included), whose sums are exact in any order."""
+def test_interleaved_channels_at_column_strides_above_1(shape, window, stride, axes, loop,
+                                                        dtype):
+    """Windows of pixels side by side take block_pool, with the channels
+    interleaved in its rows; otherwise the separable loop pools the
+    interleaved row at stride 1 and picks the strided outputs' pixels.
+    The results are the channels-first copy's: exactly here, the values
+    being small integers (NaN and inf included), whose sums are exact in
+    any order."""
     x, first, first_axes = channels_last_and_first(shape, axes, dtype)
     before = x.copy()
     channels = x.ndim - 1
@@ -238,6 +245,7 @@ def test_interleaved_channels_at_column_strides_above_1(shape, window, stride, a
         plan = _plan.pool_plan(x.shape, x.dtype, window, stride, axes, reduce, "separable",
                                "numba", x.strides)
         assert plan.interleaved, reduce
+        assert plan.loop.__name__ == loop, reduce
         expected = np.moveaxis(wk.pool(first, window, stride, reduce=reduce, axes=first_axes,
                                        method="direct"), 0, channels)
         np.testing.assert_array_equal(plan(x), expected, err_msg=reduce, strict=True)
@@ -249,6 +257,79 @@ def test_interleaved_channels_at_column_strides_above_1(shape, window, stride, a
                                      "separable", "python", x.strides)(x)
         np.testing.assert_array_equal(python, expected, err_msg=reduce, strict=True)
     np.testing.assert_array_equal(x, before, strict=True)
+
+
+# shape, kernel, stride, axes: channels last, the rows loop along the interleaved row
+INTERLEAVED_CORRELATE = [
+    ((13, 17, 3), (3, 3), 1, (0, 1)),  # an RGB image
+    ((13, 20, 4), (2, 9), 1, (0, 1)),  # a pass of eight weights, then one
+    ((17, 13, 4), (3, 2), (1, 2), (1, 0)),  # the axes given the other way, stride 2
+    ((2, 9, 10, 5), (3, 2), (2, 3), (1, 2)),  # NHWC, stride 3
+    ((2, 9, 10, 40), (3, 3), 1, (1, 2)),  # NHWC with many channels
+    ((3, 40, 2), (5,), (4,), (1,)),  # signals of two channels
+    ((2, 5, 6, 7, 3), (2, 3, 4), (2, 1, 2), (1, 2, 3)),  # volumes, 3-D kernels
+    ((2, 6000, 3), (2, 3), 1, (0, 1)),  # long rows
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.uint8])
+@pytest.mark.parametrize("shape, kernel_shape, stride, axes", INTERLEAVED_CORRELATE,
+                         ids=lambda v: str(v))
+def test_interleaved_correlation(shape, kernel_shape, stride, axes, dtype):
+    """The rows loop correlates along the interleaved row, the kernel's
+    columns the channel count apart, summing at every pixel at column
+    strides above 1 and keeping every stride-th pixel's sums. The terms
+    and their order are those of the channels-first copy's loops, so the
+    results are its own bit for bit (NaN and inf included), also into an
+    ``out=`` of another layout and by the Python interpreter."""
+    x, first, first_axes = channels_last_and_first(shape, axes, dtype)
+    before = x.copy()
+    channels = x.ndim - 1
+    kernel = make_kernel(kernel_shape, dtype)
+    for op in ("correlate", "convolve"):
+        plan = _plan.correlate_plan(x.shape, x.dtype, kernel, stride, axes, "rows", "numba",
+                                    op == "convolve", x.strides)
+        assert plan.interleaved, op
+        for method in ("rows", "direct"):
+            expected = np.moveaxis(getattr(wk, op)(first, kernel, stride, axes=first_axes,
+                                                   method=method), 0, channels)
+            message = f"{op}, against the channels-first copy's {method} loop"
+            np.testing.assert_array_equal(plan(x), expected, err_msg=message, strict=True)
+        into = np.zeros(expected.shape[::-1], expected.dtype).T
+        getattr(wk, op)(x, kernel, stride, axes=axes, method="rows", out=into)
+        np.testing.assert_array_equal(into, expected, err_msg=op, strict=True)
+        with np.errstate(invalid="ignore", over="ignore"):  # inf - inf, in numpy scalars
+            python = _plan.correlate_plan(x.shape, x.dtype, kernel, stride, axes, "rows",
+                                          "python", op == "convolve", x.strides)(x)
+        np.testing.assert_array_equal(python, expected, err_msg=op, strict=True)
+    layout = wk.choose_method("correlate", x.shape, kernel_shape, stride, axes=axes,
+                              dtype=dtype, strides=x.strides).layout
+    assert layout.startswith("interleaved channels"), layout
+    np.testing.assert_array_equal(x, before, strict=True)
+
+
+def test_interleaved_correlation_only_in_the_rows_loop():
+    """Not in the direct loop nor by transforms, not at column strides above
+    FULL_ROW_STRIDE_MAX (the rows loop loads along the stride there), and
+    not where the row and its channels are not one run of memory."""
+    from windowkit.kernels.correlate_rows import FULL_ROW_STRIDE_MAX
+
+    rgb = make_data((13, 40, 3), np.float64)
+    kernel = make_kernel((3, 3), np.float64)
+
+    def interleaved(x, stride=1, method="rows"):
+        plan = _plan.correlate_plan(x.shape, x.dtype, kernel, stride, (0, 1), method, "numba",
+                                    False, x.strides)
+        np.testing.assert_allclose(plan(x), wk.correlate(x, kernel, stride, axes=(0, 1),
+                                                         method="direct"), atol=1e-12)
+        return plan.interleaved
+
+    assert interleaved(rgb)
+    assert interleaved(rgb, stride=(1, FULL_ROW_STRIDE_MAX))
+    assert not interleaved(rgb, stride=(1, FULL_ROW_STRIDE_MAX + 1))
+    assert not interleaved(rgb, method="direct")
+    assert not interleaved(rgb, method="fft")
+    assert not interleaved(make_data((13, 80, 3), np.float64)[:, ::2])  # gaps in the row
 
 
 def test_interleaved_only_where_the_row_is_one_run():

@@ -28,6 +28,7 @@ from .kernels import (
     BLOCK_MAX,
     MAX,
     MIN,
+    PIXEL_CHANNELS_MAX,
     SUM,
     block_pool,
     correlate_rows,
@@ -37,6 +38,7 @@ from .kernels import (
     van_herk_pool,
 )
 from .kernels import direct, fft
+from .kernels.correlate_rows import FULL_ROW_STRIDE_MAX
 from .kernels._jit import Loop, run_tasks, thread_pool
 
 _REDUCE_CODES = {"max": MAX, "min": MIN, "sum": SUM, "mean": SUM}
@@ -323,8 +325,10 @@ def interleaved_channels(geometry, shape, strides, any_column_stride=False):
     last = windowed[-1]
     if pace(last) == math.inf:
         return None
-    if geometry.stride[geometry.axes.index(last)] != 1 and not (
-            any_column_stride and shape[channels] < _methods.CHANNELS_MIN):
+    window_cols, stride_cols = (geometry.window[geometry.axes.index(last)],
+                                geometry.stride[geometry.axes.index(last)])
+    if stride_cols != 1 and not (any_column_stride and (
+            shape[channels] < _methods.CHANNELS_MIN or window_cols == stride_cols <= BLOCK_MAX)):
         return None
     # The row (last windowed axis, then the channels) and the other batch
     # axes must each be one run of memory.
@@ -477,7 +481,7 @@ def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl, strides=
     if plan.parts:
         plan.divide_by, count = count, None
     plan.loop = fast_pool_loop(method, _REDUCE_CODES[reduce], window3, stride3, plan.compute,
-                               plan.target_shape4[-1], pixels=step > 1 and stride3[2] > 1)
+                               plan.target_shape4[-1], step if stride3[2] > 1 else 1)
     plan.args = (window3, stride3, np.intp(step), np.intp(count or 0))
     return plan
 
@@ -488,14 +492,17 @@ def _interleaved_shape(shape, n_window_dims):
     return folded_shape(shape[:-2] + (shape[-2] * shape[-1],), n_window_dims - 1)
 
 
-def fast_pool_loop(method, code, window3, stride3, dtype, out_cols, pixels=False):
+def fast_pool_loop(method, code, window3, stride3, dtype, out_cols, pixel=1):
     """The compiled copy of ``method`` ("separable" or "van_herk") for this
     reduction code and window, on ``dtype`` into rows of ``out_cols``;
-    ``pixels``: interleaved channels at a column stride above 1, which
-    the separable loop pools along the row at stride 1 (see
-    :func:`interleaved_channels`)."""
+    ``pixel`` > 1: that many channels interleaved, at a column stride
+    above 1 (see :func:`interleaved_channels`): pixels side by side take
+    block_pool, and the separable loop otherwise pools the row at
+    stride 1 and picks the outputs' pixels."""
     block, stride_cols = window3[2], stride3[2]
-    if pixels:
+    if pixel > 1 and block == stride_cols <= BLOCK_MAX:
+        return block_pool(code, block, pixel if pixel <= PIXEL_CHANNELS_MAX else 0)
+    if pixel > 1:
         return separable_pool(code, row_uses_doubling(block, 1),
                               code != SUM and dtype.kind in "biu", pixels=True)
     # Float max and min one column wide take the separable loop's
@@ -562,7 +569,17 @@ def correlate_plan(shape, dtype, kernel, stride, axes, method, impl, flip, strid
         shape, strides, reversal = turned
         weights = weights[tuple(reversal[1][axis] for axis in geometry.axes)]
     given_axes = geometry.axes
-    geometry, order = in_memory_order(geometry, shape, strides)
+    # The rows loop runs along interleaved channels (at column strides it
+    # sums at every column, see correlate_rows); other loops, in memory order.
+    interleaved = None if method != "rows" else interleaved_channels(
+        geometry, shape, strides, any_column_stride=True)
+    if interleaved is not None and interleaved[0].stride[-2] > FULL_ROW_STRIDE_MAX:
+        interleaved = None
+    step = 1
+    if interleaved is not None:
+        geometry, order, step = interleaved
+    else:
+        geometry, order = in_memory_order(geometry, shape, strides)
     weights = weights.transpose([given_axes.index(axis) for axis in geometry.axes
                                  if axis in given_axes])
     # A channel axis taken as windowed (see in_memory_order) has weight 1.
@@ -572,8 +589,16 @@ def correlate_plan(shape, dtype, kernel, stride, axes, method, impl, flip, strid
     plan.stage = _staging(dtype, impl)
     refuse_long_double(result, impl, "the result")  # a long double kernel
     plan.compute = weights.dtype
-    weights = np.ascontiguousarray(weights.reshape(_methods.pad3(weights.shape, 1)))
     stride3 = _methods.pad3(geometry.stride, 1)
+    if interleaved is not None:
+        # The channels join the last windowed axis in one row, as in pool_plan.
+        weights = weights[..., 0]
+        stride3 = _methods.pad3(geometry.stride[:-1], 1)
+        plan.x_shape4 = _interleaved_shape(tuple(shape[axis] for axis in plan.order),
+                                           len(geometry.axes))
+        plan.target_shape4 = _interleaved_shape(plan.target_shape, len(geometry.axes))
+        plan.interleaved = True
+    weights = np.ascontiguousarray(weights.reshape(_methods.pad3(weights.shape, 1)))
     work = _methods.correlate_work(shape, geometry, method)
     plan.threaded = _methods.threaded(work, geometry, plan.compute,
                                       math.prod(shape) * dtype.itemsize)
@@ -582,7 +607,7 @@ def correlate_plan(shape, dtype, kernel, stride, axes, method, impl, flip, strid
     elif method == "fft":
         plan.loop, plan.args = _FFT, (weights, stride3)
     else:
-        plan.loop, plan.args = correlate_rows, (weights, stride3)
+        plan.loop, plan.args = correlate_rows, (weights, stride3, np.intp(step))
     return plan
 
 
@@ -607,4 +632,4 @@ class _FFT:
         x4, weights, stride = args
         pool = thread_pool() if n_threads > 1 else None
         if not fft.correlate(x4, weights, stride, out4, n_threads, pool):
-            correlate_rows.run(args, out4, n_threads, impl)
+            correlate_rows.run(args + (np.intp(1),), out4, n_threads, impl)

@@ -15,11 +15,11 @@ docs/methods.md describes each algorithm and its exactness.
 from .correlate_rows import correlate_rows
 from .direct import correlate, extreme_pool, sum_pool
 from .rows import MAX, MIN, SEGMENT, SUM, row_uses_doubling
-from .separable import BLOCK_MAX, block_pool, extreme_2x2_pool, separable_pool
+from .separable import BLOCK_MAX, PIXEL_CHANNELS_MAX, block_pool, extreme_2x2_pool, separable_pool
 from .van_herk import van_herk_pool
 
 __all__ = [
     "extreme_pool", "sum_pool", "correlate", "correlate_rows", "separable_pool", "block_pool",
     "extreme_2x2_pool", "van_herk_pool", "row_uses_doubling", "MAX", "MIN", "SUM", "SEGMENT",
-    "BLOCK_MAX",
+    "BLOCK_MAX", "PIXEL_CHANNELS_MAX",
 ]

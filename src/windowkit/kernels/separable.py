@@ -19,6 +19,11 @@ from .rows import MAX, SEGMENT, SUM, depth_row, extreme_rows, pool_row, segments
 # pooled by block_pool, one compiled copy per width.
 BLOCK_MAX = 8
 
+# Pixels of up to this many interleaved channels (RGB, RGBA) are pooled by
+# a block_pool copy with the channel count as a constant, so that the loop
+# over a pixel's channels unrolls (0 for more: the count is an argument).
+PIXEL_CHANNELS_MAX = 4
+
 
 def separable_tasks(out, window, stride, step, *args):
     """How many tasks :func:`separable_pool` and :func:`block_pool` have for ``out``:
@@ -145,38 +150,39 @@ def extreme(a, b, find_max):
 
 
 @helper
-def block_row_sum(out_plane, r, first_out, stop_out, rows, row, first, block):
+def block_row_sum(out_plane, r, first_out, stop_out, rows, row, first, block, channels):
     """Outputs ``first_out`` to ``stop_out`` of row ``r`` of ``out_plane``,
     each with the ``block`` elements under it in row ``row`` of ``rows``
     added left to right in registers, onto the output's value unless
-    ``first``.
+    ``first``. With ``channels`` > 1 interleaved in the rows, outputs are
+    counted in pixels, each ``channels`` values, and a window's elements
+    are ``channels`` apart.
 
     The output is the accumulator (uint8 sums add into uint64, as in the
     direct loop). ``block`` is a constant of this copy, so the loop over
     it unrolls and LLVM vectorises the loop over outputs, its loads an
-    interleaved group. Elements are indexed in the 2-D planes with
+    interleaved group; so is ``channels`` when it is small (see
+    :func:`block_pool`). Elements are indexed in the 2-D planes with
     unsigned indices: a 1-D view per row took as long as the pooling
     itself on 28x28 images.
     """
-    r, row = np.uintp(r), np.uintp(row)
-    if first:
-        for o in range(first_out, stop_out):
-            start = np.uintp(o) * np.uintp(block)
-            out_plane[r, np.uintp(o)] = rows[row, start]  # to the accumulator's dtype
-            value = out_plane[r, np.uintp(o)]
+    r, row, step = np.uintp(r), np.uintp(row), np.uintp(channels)
+    for o in range(first_out, stop_out):
+        for c in range(channels):
+            at = np.uintp(o) * step + np.uintp(c)
+            start = np.uintp(o) * np.uintp(block) * step + np.uintp(c)
+            if first:
+                out_plane[r, at] = rows[row, start]  # to the accumulator's dtype
+                value = out_plane[r, at]
+            else:
+                value = out_plane[r, at] + rows[row, start]
             for k in range(1, block):
-                value = value + rows[row, start + np.uintp(k)]
-            out_plane[r, np.uintp(o)] = value
-    else:
-        for o in range(first_out, stop_out):
-            start = np.uintp(o) * np.uintp(block)
-            value = out_plane[r, np.uintp(o)]
-            for k in range(block):
-                value = value + rows[row, start + np.uintp(k)]
-            out_plane[r, np.uintp(o)] = value
+                value = value + rows[row, start + np.uintp(k) * step]
+            out_plane[r, at] = value
 
 @helper
-def block_row_plain(out_plane, r, first_out, stop_out, rows, row, first, block, find_max):
+def block_row_plain(out_plane, r, first_out, stop_out, rows, row, first, block, channels,
+                    find_max):
     """:func:`block_row_sum` for max and min, by the plain comparison,
     which drops a NaN it meets (one instruction for floats, against
     four). Returns whether it may have: a sum of each output's values,
@@ -185,35 +191,37 @@ def block_row_plain(out_plane, r, first_out, stop_out, rows, row, first, block, 
     compares larger. For integers the sum is never NaN, and LLVM drops
     it and the second pass (:func:`block_row_nan_aware`).
     """
-    r, row = np.uintp(r), np.uintp(row)
+    r, row, step = np.uintp(r), np.uintp(row), np.uintp(channels)
     maybe_nan = False
     for o in range(first_out, stop_out):
-        start = np.uintp(o) * np.uintp(block)
-        item = rows[row, start]
-        value = item
-        if not first:
-            # The plain comparison (the output's value if the item is
-            # NaN) written out: called as a scalar function, max 3/3 of
-            # 60000 28x28 uint8 images took 1.35x as long (two threads).
-            value = out_plane[r, np.uintp(o)]
-            if find_max:
-                value = item if item > value else value
-            else:
-                value = item if item < value else value
-        total = item
-        for k in range(1, block):
-            item = rows[row, start + np.uintp(k)]
-            if find_max:
-                value = item if item > value else value
-            else:
-                value = item if item < value else value
-            total = total + item
-        out_plane[r, np.uintp(o)] = value
-        maybe_nan |= total != total
+        for c in range(channels):
+            at = np.uintp(o) * step + np.uintp(c)
+            start = np.uintp(o) * np.uintp(block) * step + np.uintp(c)
+            item = rows[row, start]
+            value = item
+            if not first:
+                # The plain comparison (the output's value if the item is
+                # NaN) written out: called as a scalar function, max 3/3 of
+                # 60000 28x28 uint8 images took 1.35x as long (two threads).
+                value = out_plane[r, at]
+                if find_max:
+                    value = item if item > value else value
+                else:
+                    value = item if item < value else value
+            total = item
+            for k in range(1, block):
+                item = rows[row, start + np.uintp(k) * step]
+                if find_max:
+                    value = item if item > value else value
+                else:
+                    value = item if item < value else value
+                total = total + item
+            out_plane[r, at] = value
+            maybe_nan |= total != total
     return maybe_nan
 
 @helper
-def block_row_nan_aware(out_plane, r, first_out, stop_out, rows, row, first, block,
+def block_row_nan_aware(out_plane, r, first_out, stop_out, rows, row, first, block, channels,
                         find_max):
     """:func:`block_row_plain` again with the NaN-aware comparison, for a
     row in which it may have dropped a NaN: the first row from its
@@ -221,22 +229,28 @@ def block_row_nan_aware(out_plane, r, first_out, stop_out, rows, row, first, blo
     min of values already counted changes nothing). So the results are
     the direct loop's, NaN where it puts NaN.
     """
-    r, row = np.uintp(r), np.uintp(row)
+    r, row, step = np.uintp(r), np.uintp(row), np.uintp(channels)
     for o in range(first_out, stop_out):
-        start = np.uintp(o) * np.uintp(block)
-        item = rows[row, start]
-        value = item if first else extreme(out_plane[r, np.uintp(o)], item, find_max)
-        for k in range(1, block):
-            value = extreme(value, rows[row, start + np.uintp(k)], find_max)
-        out_plane[r, np.uintp(o)] = value
+        for c in range(channels):
+            at = np.uintp(o) * step + np.uintp(c)
+            start = np.uintp(o) * np.uintp(block) * step + np.uintp(c)
+            item = rows[row, start]
+            value = item if first else extreme(out_plane[r, at], item, find_max)
+            for k in range(1, block):
+                value = extreme(value, rows[row, start + np.uintp(k) * step], find_max)
+            out_plane[r, at] = value
 
 
 @functools.cache
-def block_pool(reduce, block):
-    """The loop for windows side by side along the rows, ``block`` columns wide."""
+def block_pool(reduce, block, channels=1):
+    """The loop for windows side by side along the rows, ``block`` columns
+    wide; with ``channels`` other than 1, windows of pixels side by side
+    along rows of interleaved channels, ``channels`` to a pixel (0: as
+    many as the ``step`` argument, for more than
+    :data:`PIXEL_CHANNELS_MAX`)."""
     find_max = reduce == MAX
 
-    @loop(separable_tasks)
+    @loop(separable_tasks if channels == 1 else pixel_tasks)
     def block_pool(x, window, stride, step, divide_by, first_task, stop_task, out):
         """Pooling of windows side by side along the rows: the separable path
         when ``window_cols == stride_cols == block``, a constant of each
@@ -248,17 +262,24 @@ def block_pool(reduce, block):
         general row pass instead makes ``window_cols`` read-modify-write
         passes over the output with strided loads. ``divide_by`` > 0 divides
         the sums (mean). One task is one segment of an output row, as in
-        :func:`separable_pool`. ``step`` is unused: it is 1, or the window
-        is one column wide.
+        :func:`separable_pool`, of whole pixels with interleaved channels.
+        ``step`` is 1, or the channel count: with ``channels`` 1, the window
+        is then one column wide (the input's and the output's rows match
+        element for element); otherwise a window's columns are pixels,
+        ``step`` elements apart, and the loop over a pixel's channels has
+        ``channels`` passes, a constant up to :data:`PIXEL_CHANNELS_MAX`.
         Cost per output: one combine per window element, from registers, and
         ``window_depth * window_rows`` passes over the output row. Scratch: none.
         """
         window_depth, window_rows, window_cols = window
         stride_depth, stride_rows, stride_cols = stride
         n_batch, out_depth, out_rows, out_cols = out.shape
+        # Per pixel with interleaved channels (one element without).
+        pixel = 1 if channels == 1 else (channels or step)
         # window_cols == stride_cols == block; the variables, not the
         # constant, so that segments compiles once for every width.
-        per_segment, n_segments = segments(out_cols, window_cols, stride_cols, SEGMENT)
+        per_segment, n_segments = segments(out_cols // pixel, window_cols, stride_cols,
+                                           SEGMENT // pixel)
         plane_tasks = out_rows * n_segments
         # A plane (batch item b, output depth d) at a time, counted loops
         # over its rows and segments, elements indexed in 2-D planes: on
@@ -274,21 +295,21 @@ def block_pool(reduce, block):
                 for segment in range(max(first - r * n_segments, 0),
                                      min(stop - r * n_segments, n_segments)):
                     first_out = segment * per_segment
-                    stop_out = min(out_cols, first_out + per_segment)
+                    stop_out = min(out_cols // pixel, first_out + per_segment)
                     for i in range(window_depth):
                         rows = x[b, d * stride_depth + i]
                         for j in range(window_rows):
                             row, first_row = r * stride_rows + j, i == 0 and j == 0
                             if reduce == SUM:
                                 block_row_sum(out_plane, r, first_out, stop_out, rows, row,
-                                              first_row, block)
+                                              first_row, block, pixel)
                             elif block_row_plain(out_plane, r, first_out, stop_out, rows, row,
-                                                 first_row, block, find_max):
+                                                 first_row, block, pixel, find_max):
                                 block_row_nan_aware(out_plane, r, first_out, stop_out, rows, row,
-                                                    first_row, block, find_max)
+                                                    first_row, block, pixel, find_max)
                     if reduce == SUM and divide_by > 0:
                         # Sums to means, as np.mean (see pool_row).
-                        for o in range(first_out, stop_out):
+                        for o in range(first_out * pixel, stop_out * pixel):
                             o = np.uintp(o)
                             out_plane[np.uintp(r), o] = out_plane[np.uintp(r), o] / divide_by
 
