@@ -12,12 +12,13 @@ import windowkit as wk
 # (shape, kernel shape, stride, axes): 1-D signals in one tile and in
 # several, images in several tiles and bands, strides, a batch axis between
 # the windowed ones, a volume, a batch of small images (many per band), a
-# kernel the size of the array, a kernel taller than half a tile.
+# kernel the size of the array, a kernel taller than half a tile, tiles of
+# 384 rows for a kernel of 45 (two of them) beside tiles of 256 columns.
 FFT_CASES = [((1000,), (7,), 1, None), ((140_000,), (300,), (3,), None),
              ((600, 530), (11, 13), 1, None), ((600, 530), (11, 13), (2, 3), None),
              ((300, 5, 290), (21, 4), (1, 5), (0, 2)), ((7, 40, 270), (5, 11, 13), (2, 1, 1), None),
              ((3, 2, 28, 28), (5, 5), 1, None), ((20, 9), (20, 9), 1, None),
-             ((300, 270), (200, 3), 1, None)]
+             ((300, 270), (200, 3), 1, None), ((420, 300), (45, 5), 1, None)]
 
 
 def fft_bound(x4_shape, kernel, x, dtype):
@@ -50,6 +51,19 @@ def test_fft_agrees_with_direct_and_strided(dtype):
                 assert fft.dtype == expected.dtype and fft.shape == expected.shape
                 error = np.abs(fft.astype(np.complex128) - expected).max()
                 assert error <= bound, (op.__name__, shape, kernel_shape, stride, error, bound)
+
+
+def test_tiles_grow_with_the_kernel():
+    """Tile edges of at least 256, TILE_WINDOWS windows up to TILE_MAX and
+    two windows, as a power of two or three times one; an axis no longer
+    than that is transformed whole."""
+    from windowkit.kernels.fft import TILE_MAX, fft_shape
+
+    for k, edge in ((3, 256), (31, 256), (45, 384), (75, 512), (127, TILE_MAX), (255, 768),
+                    (400, 1024)):
+        assert fft_shape((1, 1, 2048, 2048), (1, k, k)) == (1, edge, edge), k
+    assert fft_shape((1, 1, 300, 290), (1, 45, 45)) == (1, 300, 300)  # whole (300: 2^2 3 5^2)
+    assert fft_shape((2, 1, 1, 2**20), (1, 1, 301)) == (1, 1, 2**16)  # along a signal
 
 
 @pytest.mark.parametrize("layout", list(LAYOUTS))
