@@ -139,14 +139,18 @@ def test_channels_fastest_keep_the_axes_order():
 
 
 def test_many_channels_last_become_the_rows():
-    """NHWC with CHANNELS_MIN channels or more: the channel axis is the
-    loops' row axis, window 1; one fewer, and the channels are interleaved
-    in the rows (the separable loop's pixels)."""
-    from windowkit._methods import CHANNELS_MIN
+    """NHWC sums with CHANNELS_MIN channels or more (max and min with more
+    than PIXELS_EXTREME_CHANNELS_MAX): the channel axis is the loops' row
+    axis, window 1; fewer, and the channels are interleaved in the rows
+    (the separable loop's pixels)."""
+    from windowkit._methods import CHANNELS_MIN, PIXELS_EXTREME_CHANNELS_MAX
 
-    for channels, taken in ((CHANNELS_MIN, True), (CHANNELS_MIN - 1, False)):
+    for channels, reduce, taken in ((CHANNELS_MIN, "sum", True),
+                                    (CHANNELS_MIN - 1, "sum", False),
+                                    (PIXELS_EXTREME_CHANNELS_MAX + 1, "max", True),
+                                    (PIXELS_EXTREME_CHANNELS_MAX, "max", False)):
         x = make_data((2, 9, 10, channels), np.float32)
-        plan = _plan.pool_plan(x.shape, x.dtype, 3, 2, (1, 2), "max", "auto", "numba",
+        plan = _plan.pool_plan(x.shape, x.dtype, 3, 2, (1, 2), reduce, "auto", "numba",
                                x.strides)
         assert plan.interleaved != taken
         assert plan.axes == (1, 2, 3), plan.axes  # the channels as rows, or in them
@@ -154,8 +158,8 @@ def test_many_channels_last_become_the_rows():
         result = plan(x)
         assert result.flags.c_contiguous
         nchw = np.ascontiguousarray(np.moveaxis(x, -1, 1))
-        np.testing.assert_array_equal(result, np.moveaxis(wk.max_pool(nchw, 3, 2), 1, -1),
-                                      strict=True)
+        expected = np.moveaxis(wk.pool(nchw, 3, 2, reduce=reduce), 1, -1)
+        np.testing.assert_allclose(result, expected, rtol=1e-6, strict=True)
 
 
 # shape, window, stride, axes: channels last, the column stride 1, so that the
@@ -340,11 +344,12 @@ def test_interleaved_only_where_the_row_is_one_run():
     in the caller's order, as before)."""
     rgb = make_data((13, 17, 3), np.float64)
 
-    def interleaved(x, window=3, stride=1, axes=(0, 1), method="auto"):
-        plan = _plan.pool_plan(x.shape, x.dtype, window, stride, axes, "max", method,
+    def interleaved(x, window=3, stride=1, axes=(0, 1), method="auto", reduce="max"):
+        plan = _plan.pool_plan(x.shape, x.dtype, window, stride, axes, reduce, method,
                                "numba", x.strides)
-        np.testing.assert_array_equal(
-            plan(x), wk.pool(x, window, stride, axes=axes, method="direct"), strict=True)
+        np.testing.assert_allclose(
+            plan(x), wk.pool(x, window, stride, reduce=reduce, axes=axes, method="direct"),
+            rtol=1e-13, strict=True)
         return plan.interleaved
 
     assert interleaved(rgb)
@@ -352,7 +357,18 @@ def test_interleaved_only_where_the_row_is_one_run():
     assert interleaved(rgb, stride=(1, 2))
     assert interleaved(rgb, stride=(1, 2), method="separable")
     assert not interleaved(rgb, window=(9, 3), stride=(1, 2), method="van_herk")
-    assert not interleaved(make_data((2, 9, 10, 32), np.float64), stride=(1, 2), axes=(1, 2))
+    # Max and min up to PIXELS_EXTREME_CHANNELS_MAX channels, sums fewer than
+    # CHANNELS_MIN; pixels side by side at any count.
+    many = wk._methods.PIXELS_EXTREME_CHANNELS_MAX
+    assert interleaved(make_data((2, 9, 10, many), np.float64), stride=(1, 2), axes=(1, 2))
+    assert not interleaved(make_data((2, 9, 10, many + 1), np.float64), stride=(1, 2),
+                           axes=(1, 2))
+    assert not interleaved(make_data((2, 9, 10, 32), np.float64), stride=(1, 2), axes=(1, 2),
+                           reduce="mean")
+    assert interleaved(make_data((2, 9, 10, 31), np.float64), stride=(1, 2), axes=(1, 2),
+                       reduce="mean")
+    assert interleaved(make_data((2, 9, 12, many + 1), np.float64), window=(3, 2),
+                       stride=(1, 2), axes=(1, 2), reduce="sum")
     assert not interleaved(rgb, method="direct")
     assert not interleaved(np.asfortranarray(rgb))
     assert not interleaved(make_data((13, 34, 3), np.float64)[:, ::2])  # gaps in the row

@@ -334,7 +334,7 @@ def test_choose_method_reports_the_layout_the_call_runs():
     assert in_memory.method == "separable"
     assert in_memory.layout == "memory order: the axes (1, 0), slowest first"
     rgb = make_data((20, 30, 3), np.uint8)
-    nhwc = make_data((2, 9, 10, 40), np.float32)
+    nhwc = make_data((2, 9, 10, 200), np.float32)  # above PIXELS_EXTREME_CHANNELS_MAX
     cases = [
         (rgb, 3, 1, (0, 1), "interleaved channels: axis 1 and the 3 channels of axis 2 as one "
                             "row"),
@@ -342,7 +342,7 @@ def test_choose_method_reports_the_layout_the_call_runs():
                             "row"),  # the separable loop's pixels
         (rgb, (9, 3), (1, 2), (0, 1),  # van Herk: the strided view
          "the axes' order: the batch axes, then the windowed axes (0, 1)"),
-        (nhwc, 3, 2, (1, 2), "channels as rows: the 40 channels of axis 3 as the row"),
+        (nhwc, 3, 2, (1, 2), "channels as rows: the 200 channels of axis 3 as the row"),
         (image, (31, 3), 1, None, "memory order: the axes (1, 0), slowest first"),
     ]
     for x, window, stride, axes, expected in cases:

@@ -47,6 +47,17 @@ THREADS_MIN_INPUT_BYTES = 1 << 24
 # any channel count (windowkit._plan.interleaved_channels).
 CHANNELS_MIN = 32
 
+# Float and integer max and min at a column stride above 1 instead run along
+# the interleaved rows up to this many channels (the separable loop's
+# pixels, see interleaved_channels): taken as the rows, the channels made
+# rows too short for its combines. float32, 2 threads, medians of three,
+# rows / interleaved in ms: (32, 56, 56, 32) max 3/2 4.06 / 0.54; (32, 56,
+# 56, 128) max 3/2 5.05 / 3.68, max 5/3 5.37 / 3.18; (4, 300, 300, 40) max
+# 3/2 16.5 / 4.25; (32, 112, 112, 64) max 3/2 20.5 / 7.4; but (8, 28, 28,
+# 512) max 3/2 0.69 / 0.89. Sums and means stay below CHANNELS_MIN:
+# (32, 56, 56, 128) mean 3/2 2.62 / 3.39, (4, 300, 300, 40) 2.34 / 4.10.
+PIXELS_EXTREME_CHANNELS_MAX = 128
+
 # Windows one column wide (a window of (k, 1), channels as rows) run
 # block_pool, whose float max and min combine each window row into the
 # output in place, which LLVM does not vectorise (see rows.extreme_rows):

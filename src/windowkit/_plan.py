@@ -292,7 +292,7 @@ def reversed_axes(geometry, shape, strides):
     return tuple(shape), tuple(abs(step) for step in strides), (tuple(x_index), tuple(out_index))
 
 
-def interleaved_channels(geometry, shape, strides, any_column_stride=False):
+def interleaved_channels(geometry, shape, strides, stride_channels_max=0):
     """``(geometry, order, step)`` for pooling a channels-last input along its
     interleaved rows, or None.
 
@@ -307,10 +307,11 @@ def interleaved_channels(geometry, shape, strides, any_column_stride=False):
     on the channel axis, last) and ``order`` takes the other batch axes
     first, then the windowed axes, slowest first, then the channels; the
     other batch axes must fold into one and the row axes merge without a
-    copy. With ``any_column_stride`` (the separable loop, fewer than
-    ``CHANNELS_MIN`` channels), the window may cross the row at any
-    stride: the loop then pools the row at stride 1 and picks the strided
-    outputs' pixels.
+    copy. Up to ``stride_channels_max`` channels, and at any count for
+    pixels side by side (block windows, up to ``BLOCK_MAX``), the window
+    may cross the row at any stride: the separable loop then pools the
+    row at stride 1 and picks the strided outputs' pixels, the rows
+    correlation loop sums every pixel and keeps the strided ones.
     """
     if strides is None or len(geometry.axes) > 3:
         return None
@@ -327,8 +328,8 @@ def interleaved_channels(geometry, shape, strides, any_column_stride=False):
         return None
     window_cols, stride_cols = (geometry.window[geometry.axes.index(last)],
                                 geometry.stride[geometry.axes.index(last)])
-    if stride_cols != 1 and not (any_column_stride and (
-            shape[channels] < _methods.CHANNELS_MIN or window_cols == stride_cols <= BLOCK_MAX)):
+    if stride_cols != 1 and not (stride_channels_max and (
+            shape[channels] <= stride_channels_max or window_cols == stride_cols <= BLOCK_MAX)):
         return None
     # The row (last windowed axis, then the channels) and the other batch
     # axes must each be one run of memory.
@@ -445,7 +446,9 @@ def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl, strides=
         method = choice.method
     work = _methods.pool_work(shape, geometry, method, reduce)
     interleaved = None if method == "direct" else interleaved_channels(
-        given, shape, strides, any_column_stride=method == "separable")
+        given, shape, strides, stride_channels_max=0 if method != "separable" else
+        _methods.PIXELS_EXTREME_CHANNELS_MAX if reduce in ("max", "min") else
+        _methods.CHANNELS_MIN - 1)
     step = 1
     if interleaved is not None:
         geometry, order, step = interleaved
@@ -572,7 +575,7 @@ def correlate_plan(shape, dtype, kernel, stride, axes, method, impl, flip, strid
     # The rows loop runs along interleaved channels (at column strides it
     # sums at every column, see correlate_rows); other loops, in memory order.
     interleaved = None if method != "rows" else interleaved_channels(
-        geometry, shape, strides, any_column_stride=True)
+        geometry, shape, strides, stride_channels_max=_methods.CHANNELS_MIN - 1)
     if interleaved is not None and interleaved[0].stride[-2] > FULL_ROW_STRIDE_MAX:
         interleaved = None
     step = 1
