@@ -293,8 +293,8 @@ def reversed_axes(geometry, shape, strides):
 
 
 def interleaved_channels(geometry, shape, strides, stride_channels_max=0):
-    """``(geometry, order, step)`` for pooling a channels-last input along its
-    interleaved rows, or None.
+    """``(geometry, order, step)`` for pooling or correlating a channels-last
+    input along its interleaved rows, or None.
 
     When the fastest axis in memory is a batch axis (channels: an RGB
     image, NHWC feature maps) right after the fastest windowed axis, which
