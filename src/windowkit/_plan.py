@@ -445,10 +445,14 @@ def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl, strides=
         choice = _methods.choose_pool_method(shape, geometry, reduce, dtype.kind)
         method = choice.method
     work = _methods.pool_work(shape, geometry, method, reduce)
+    # At column strides above 1 only the separable loop takes interleaved
+    # channels, max and min up to more of them than sums.
+    stride_channels_max = 0
+    if method == "separable":
+        stride_channels_max = (_methods.PIXELS_EXTREME_CHANNELS_MAX if reduce in ("max", "min")
+                               else _methods.CHANNELS_MIN - 1)
     interleaved = None if method == "direct" else interleaved_channels(
-        given, shape, strides, stride_channels_max=0 if method != "separable" else
-        _methods.PIXELS_EXTREME_CHANNELS_MAX if reduce in ("max", "min") else
-        _methods.CHANNELS_MIN - 1)
+        given, shape, strides, stride_channels_max)
     step = 1
     if interleaved is not None:
         geometry, order, step = interleaved

@@ -39,7 +39,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 # each tile then gives more of its length as outputs. On 2048x2048 float32,
 # 2026-12-04, against the edge of max(256, 2 windows) before: 127x127
 # 43-46 -> 24-25 ms (768), 91x91 28-31 -> 25 (768), 75x75 26-34 -> 26-31
-# (512), 181x181 113-119 with 256 (50 with 375) -> 31-46 (768); tiles of
+# (512), 181x181 43-50 (375) -> 31-46 (768, 113-119 with 256); tiles of
 # 1024 and 1536 ran slower (53-59 ms), tiles of 300, 375, 450 and 576
 # slower than powers of two and three times one.
 TILE = 256
