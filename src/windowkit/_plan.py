@@ -547,9 +547,10 @@ def fast_pool_loop(method, code, window3, stride3, dtype, out_cols, pixel=1):
             return extreme_2x2_pool(code)
         return block_pool(code, block)
     doubling = row_uses_doubling(block, stride_cols)
+    in_place = code != SUM and dtype.kind in "biu"
     if method == "van_herk":
-        return van_herk_pool(code, doubling)
-    return separable_pool(code, doubling, code != SUM and dtype.kind in "biu")
+        return van_herk_pool(code, doubling, in_place)
+    return separable_pool(code, doubling, in_place)
 
 
 # -- correlation ----------------------------------------------------------------

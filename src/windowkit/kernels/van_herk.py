@@ -34,9 +34,13 @@ def van_herk_tasks(out, window, stride, step, *args):
 
 
 @functools.cache
-def van_herk_pool(reduce, doubling):
+def van_herk_pool(reduce, doubling, in_place=False):
     """The van Herk loop for ``reduce``, its rows pooled by doubling spans
-    (``doubling``) or directly."""
+    (``doubling``) or directly; max and min combined in place (``in_place``,
+    for integers, as in :func:`~windowkit.kernels.separable.separable_pool`)
+    or out of place (floats)."""
+    # Sums, and in-place max and min, accumulate into one row.
+    accumulate = reduce == SUM or in_place
 
     @loop(van_herk_tasks)
     def van_herk_pool(x, window, stride, step, divide_by, first_task, stop_task, out):
@@ -56,7 +60,7 @@ def van_herk_pool(reduce, doubling):
         Cost per output: about ``2 * window_depth * stride_rows + 1``
         combines per input column, plus the row pooling. Scratch:
         ``window_rows + 3`` segments of :func:`van_herk_segment` elements (max and
-        min alternate between two prefix rows).
+        min out of place alternate between two prefix rows).
         """
         window_depth, window_rows, window_cols = window
         stride_depth, stride_rows, stride_cols = stride
@@ -102,12 +106,12 @@ def van_herk_pool(reduce, doubling):
                     if block_start + t > last_start:
                         break
                     row, first = block_start + t + window_rows - 1, t == 1
-                    # Sums add into one prefix row; max and min alternate
-                    # between two.
-                    target = prefix_space[0 if reduce == SUM else t % 2, :width]
-                    previous = prefix_space[0 if reduce == SUM else (t - 1) % 2, :width]
+                    # Sums and in-place max and min combine into one prefix
+                    # row; out-of-place max and min alternate between two.
+                    target = prefix_space[0 if accumulate else t % 2, :width]
+                    previous = prefix_space[0 if accumulate else (t - 1) % 2, :width]
                     prefix = target
-                if first or reduce == SUM:
+                if first or accumulate:
                     if not first and i < window_rows:
                         copy_into(target, previous)
                     depth_row(x, b, first_depth, window_depth, row, first_col, target, first,
@@ -121,16 +125,16 @@ def van_herk_pool(reduce, doubling):
                 if start % stride_rows != 0:
                     continue
                 # Suffix t is not read again: the window's row is it combined
-                # with the prefix, in place for sums, into the scratch row for
-                # max and min (suffix t then is the scratch).
+                # with the prefix, in place for sums and in-place max and min,
+                # else into the scratch row (suffix t then is the scratch).
                 window_row, spare = suffix_space[t, :width], scratch_space[:width]
-                if t > 0 and reduce == SUM:
+                if t > 0 and accumulate:
                     combine_into(window_row, prefix, reduce)
                 elif t > 0:
                     window_row, spare = spare, window_row
                     pair_into(window_row, spare, prefix, reduce)
                 pool_row(window_row, window_cols, stride_cols, step, divide_by, spare,
                          out[b, d, start // stride_rows, first_out:stop_out], reduce, doubling,
-                         False)
+                         in_place)
 
     return van_herk_pool
