@@ -191,6 +191,19 @@ def test_tutorial_examples_run():
 def test_tutorial_figures_exist():
     text = (ROOT / "docs" / "tutorial.md").read_text()
     figures = re.findall(r"\]\((figures/[^)]+\.png)\)", text)
-    assert len(figures) == 4
+    assert len(figures) == 5
     for figure in figures:
         assert (ROOT / "docs" / figure).is_file(), figure
+
+
+def test_plot_windows_draws_padding_and_dilation():
+    ax = wk.plot.plot_windows((7, 7), 3, 2, padding=1, dilation=1).axes[0]
+    assert "4x4 = 16 windows" in ax.get_title()
+    assert "grey: padding (1, 1) x (1, 1)" in ax.get_title()
+    grey = [p for p in ax.patches if p.get_hatch() == "xx"]
+    assert len(grey) == 4  # the frame's four sides
+    assert ax.get_xlim() == (-1.5, 7.5)
+    ax = wk.plot.plot_windows((9, 9), 3, 1, padding="same", dilation=2).axes[0]
+    assert "dilation 2x2" in ax.get_title()
+    # 81 window outlines, the first window's 9 elements and the frame.
+    assert len(ax.patches) == 81 + 9 + 4

@@ -11,7 +11,7 @@ import dataclasses
 
 import numpy as np
 
-from . import _dask, _methods, _plan, strided
+from . import _dask, _methods, _padded, _plan, strided
 from . import _validation as v
 
 __all__ = [
@@ -28,7 +28,8 @@ __all__ = [
 ]
 
 
-def output_shape(shape, window, stride=1, *, axes=None):
+def output_shape(shape, window, stride=1, *, axes=None, padding="valid", dilation=1,
+                 ceil_mode=False):
     """Shape of the valid sliding-window output for an array of ``shape``.
 
     Parameters
@@ -44,13 +45,17 @@ def output_shape(shape, window, stride=1, *, axes=None):
         for all of them. Default 1.
     axes : int or tuple of ints, optional
         The axes the window slides over. Default: the last ``len(window)``.
+    padding, dilation, ceil_mode
+        As in :func:`pool` (see "Beyond valid windows" there).
 
     Returns
     -------
     tuple of ints
         The input shape with each windowed axis of length ``n`` replaced by
-        ``(n - k) // s + 1``, for window ``k`` and stride ``s``: the number of
-        windows that lie wholly inside the axis.
+        ``(n + before + after - e) // s + 1``, for stride ``s``, padding
+        ``(before, after)`` and window extent ``e = (k - 1) * d + 1`` (window
+        ``k``, dilation ``d``); with no padding or dilation, ``(n - k) // s +
+        1``, the number of windows that lie wholly inside the axis.
 
     Examples
     --------
@@ -63,11 +68,19 @@ def output_shape(shape, window, stride=1, *, axes=None):
     (255, 255)
     >>> wk.output_shape((512, 512, 3), 4, stride=4, axes=(0, 1))
     (128, 128, 3)
+    >>> wk.output_shape((112, 112), 3, stride=2, padding=1)
+    (56, 56)
+    >>> wk.output_shape((10,), 3, stride=2, padding="same")
+    (5,)
+    >>> wk.output_shape((5,), 2, stride=2, ceil_mode=True)
+    (3,)
     """
-    return v.geometry(v.as_shape(shape), window, stride, axes).out_shape
+    return v.geometry(v.as_shape(shape), window, stride, axes, padding=padding,
+                      dilation=dilation, ceil_mode=ceil_mode).out_shape
 
 
-def windows(x, window, stride=1, *, axes=None):
+def windows(x, window, stride=1, *, axes=None, padding="valid", mode="constant", cval=0,
+            dilation=1):
     """Read-only view of every valid window of ``x``, without copying.
 
     Parameters
@@ -80,13 +93,18 @@ def windows(x, window, stride=1, *, axes=None):
         Step between window starts along each windowed axis. Default 1.
     axes : int or tuple of ints, optional
         The axes the window slides over. Default: the last ``len(window)``.
+    padding, mode, cval, dilation
+        As in :func:`correlate`. Dilated windows are still a view of ``x``;
+        padded ones are a view of a padded copy of ``x`` (``np.pad``), the
+        only place windowkit copies its input to pad it.
 
     Returns
     -------
     ndarray
         A read-only view of shape ``output_shape(x.shape, window, stride,
-        axes=axes) + window``: the leading axes say where a window starts,
-        the trailing ones index inside it.
+        axes=axes, padding=padding, dilation=dilation) + window``: the
+        leading axes say where a window starts, the trailing ones index
+        inside it.
 
     Notes
     -----
@@ -115,6 +133,14 @@ def windows(x, window, stride=1, *, axes=None):
     >>> wk.windows(image, 2, stride=2)[1, 0]
     array([[ 8,  9],
            [12, 13]])
+    >>> wk.windows(np.arange(6), 2, dilation=3)
+    array([[0, 3],
+           [1, 4],
+           [2, 5]])
+    >>> wk.windows(np.arange(3), 3, padding="same", mode="edge")
+    array([[0, 0, 1],
+           [0, 1, 2],
+           [1, 2, 2]])
     """
     if _dask.is_dask_array(x):
         raise TypeError(
@@ -122,11 +148,13 @@ def windows(x, window, stride=1, *, axes=None):
             "use dask.array.lib.stride_tricks.sliding_window_view, or compute first"
         )
     x = v.as_input_array(x)
-    return strided.window_view(x, v.geometry(x.shape, window, stride, axes))
+    geometry = v.geometry(x.shape, window, stride, axes, padding=padding, dilation=dilation)
+    mode, cval = v.boundary(mode, cval, x.dtype, "correlate")
+    return strided.window_view(x, geometry, mode, cval)
 
 
-def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="numba",
-         method="auto"):
+def pool(x, window, stride=None, *, reduce="max", axes=None, padding="valid", mode=None,
+         cval=0, dilation=1, ceil_mode=False, out=None, impl="numba", method="auto"):
     """Reduce every window of ``x`` to one number: max, min, mean or sum pooling.
 
     Parameters
@@ -148,6 +176,28 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
         The reduction applied to each window.
     axes : int or tuple of ints, optional
         The axes the window slides over. Default: the last ``len(window)``.
+    padding : {"valid", "same", "full"}, int or tuple, optional
+        Elements added before and after each windowed axis (see "Beyond
+        valid windows" below). ``"valid"`` (default): none. ``"same"``:
+        ``ceil(n / stride)`` outputs. ``"full"``: every window that
+        overlaps the input. An int ``p`` is ``(p, p)`` on every windowed
+        axis; a tuple has one int or ``(before, after)`` pair per axis.
+    mode : {None, "ignore", "constant", "edge", "reflect", "symmetric", "wrap"}
+        What the padded positions hold. ``None`` (default) is
+        ``"ignore"``: they are not part of the window (PyTorch's max
+        pooling, ``avg_pool2d(count_include_pad=False)``). The others are
+        ``np.pad``'s modes; with ``"constant"`` a mean counts the ``cval``
+        elements (``count_include_pad=True``).
+    cval : scalar, optional
+        The value of ``mode="constant"``'s padding. Default 0.
+    dilation : int or tuple of ints, optional
+        Spacing of the window's elements: element ``a`` at offset ``a *
+        dilation``. Default 1.
+    ceil_mode : bool, optional
+        Round the output length up, as PyTorch's pools do: a last window
+        that runs past the padded end, but starts inside the input or the
+        padding before it, is kept, holding only its elements up to the
+        padded end. Default False.
     out : ndarray, optional
         Array of the output shape and result dtype to write into (not with
         a Dask array: store its result with ``dask.array.store``).
@@ -182,10 +232,27 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
     TypeError
         For unsupported dtypes, complex max/min, or non-integer sizes.
     ValueError
-        For a window that does not fit, bad strides or axes, or a bad ``out``.
+        For a window that does not fit, bad strides, axes, padding, mode or
+        ``cval``, a window with no element of ``x`` (``mode="ignore"``), or
+        a bad ``out``.
 
     Notes
     -----
+    **Beyond valid windows.** Per windowed axis of length ``n``, window
+    ``k``, stride ``s``, dilation ``d`` and padding ``(before, after)``,
+    the window's extent is ``e = (k - 1) * d + 1`` and there are ``(n +
+    before + after - e) // s + 1`` outputs (``ceil_mode``: rounded up, as
+    PyTorch does). ``"same"`` pads ``max((L - 1) * s + e - n, 0)`` elements
+    for ``L = ceil(n / s)`` outputs, the odd one after (TensorFlow, JAX and
+    PyTorch's ``padding="same"``); ``"full"`` pads ``e - 1`` on each side.
+    The input is never padded to a copy: the interior windows run the
+    methods below on ``x`` in place, and only the windows that touch the
+    padding are computed from small gathered pieces of it. Dilation runs
+    the same methods on the strided views ``x[r::d]``, one per residue
+    class. The result is that of ``np.pad`` followed by the valid pool
+    over windows of extent ``e`` taking every ``d``-th element (for
+    ``"ignore"``, of the valid pool over the elements of ``x`` only).
+
     max and min follow ``np.max`` and ``np.min``: a window holding a NaN
     gives NaN. No method allocates more than the output and a few scratch
     rows per thread (van Herk: window height + 2 rows). A call that repeats
@@ -214,15 +281,65 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, out=None, impl="num
            [0, 0]])
     >>> wk.pool([1.0, np.nan, 3.0, 4.0], 2, reduce="max")
     array([nan,  4.])
+
+    Padding: ResNet's stem pools 3x3 windows at stride 2 with one padded
+    element on each side, which max pooling ignores; "same" keeps the size.
+
+    >>> wk.pool(x, 3, stride=2, padding=1)
+    array([[4, 5],
+           [9, 9]])
+    >>> wk.pool(x, 3, stride=1, padding="same", reduce="mean", mode="edge").shape
+    (4, 4)
     """
+    if not _is_valid(padding, dilation, ceil_mode):
+        return _beyond_valid_pool(x, window, stride, reduce, axes, padding, mode, cval,
+                                  dilation, ceil_mode, out, impl, method)
+    if mode is not None or type(cval) is not int or cval != 0:
+        v.boundary(mode, cval, _dtype_of(x), "pool")  # checked, though nothing is padded
     if _dask.is_dask_array(x):
         return _dask.pool(x, window, stride, reduce, axes, out, impl, method)
     return _plan.pool(x, window, stride, axes, reduce, method, impl, out)
 
 
+def _is_valid(padding, dilation, ceil_mode):
+    """Whether the call asks for nothing beyond valid windows (in the
+    defaults' own spelling: the common call's test)."""
+    return (type(padding) is str and padding == "valid" and type(dilation) is int
+            and dilation == 1 and ceil_mode is False)
+
+
+def _dtype_of(x):
+    return x.dtype if isinstance(x, np.ndarray) or _dask.is_dask_array(x) else np.asarray(x).dtype
+
+
+def _no_dask(x):
+    if _dask.is_dask_array(x):
+        raise NotImplementedError(
+            "padding, dilation and ceil_mode are not available for Dask arrays yet; "
+            "pad the Dask array (dask.array.pad) and call with the valid windows")
+
+
+def _beyond_valid_pool(x, window, stride, reduce, axes, padding, mode, cval, dilation,
+                       ceil_mode, out, impl, method):
+    _no_dask(x)
+    v.check_choice(reduce, "reduce", v.REDUCTIONS)
+    v.check_choice(impl, "impl", v.IMPLS)
+    v.check_choice(method, "method", v.POOL_METHODS)
+    x = v.as_input_array(x)
+    geometry = v.geometry(x.shape, window, stride, axes, default_stride="window",
+                          padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+    mode, cval = v.boundary(mode, cval, x.dtype, "pool")
+    if geometry.is_valid:
+        return _plan.pool(x, geometry.window, geometry.stride, geometry.axes, reduce, method,
+                          impl, out)
+    return _padded.pool(x, geometry, reduce, mode, cval, method, impl, out)
+
+
 def _pool_variant(reduce):
-    def variant(x, window, stride=None, *, axes=None, out=None, impl="numba", method="auto"):
-        return pool(x, window, stride, reduce=reduce, axes=axes, out=out, impl=impl,
+    def variant(x, window, stride=None, *, axes=None, padding="valid", mode=None, cval=0,
+                dilation=1, ceil_mode=False, out=None, impl="numba", method="auto"):
+        return pool(x, window, stride, reduce=reduce, axes=axes, padding=padding, mode=mode,
+                    cval=cval, dilation=dilation, ceil_mode=ceil_mode, out=out, impl=impl,
                     method=method)
 
     variant.__name__ = variant.__qualname__ = f"{reduce}_pool"
@@ -295,11 +412,13 @@ array([[800, 800],
 """
 
 
-def correlate(x, kernel, stride=1, *, axes=None, out=None, impl="numba", method="auto"):
-    """Valid correlation of ``x`` with ``kernel``: slide it, multiply, sum.
+def correlate(x, kernel, stride=1, *, axes=None, padding="valid", mode="constant", cval=0,
+             dilation=1, out=None, impl="numba", method="auto"):
+    """Correlation of ``x`` with ``kernel``: slide it, multiply, sum.
 
-    ``out[i] = sum over a of x[i * stride + a] * conj(kernel[a])``, over the
-    windowed axes, for every window that lies wholly inside ``x``.
+    ``out[i] = sum over a of x[i * stride + a * dilation] * conj(kernel[a])``,
+    over the windowed axes, for every window that lies wholly inside ``x``
+    (``padding="valid"``, the default) or inside ``x`` padded.
 
     Parameters
     ----------
@@ -315,6 +434,16 @@ def correlate(x, kernel, stride=1, *, axes=None, out=None, impl="numba", method=
         Step between window starts. Default 1.
     axes : int or tuple of ints, optional
         The axes the kernel slides over. Default: the last ``kernel.ndim``.
+    padding, dilation
+        As in :func:`pool` (see its "Beyond valid windows"):
+        ``padding="same"`` at stride 1 gives an output of ``x``'s shape.
+    mode : {"constant", "edge", "reflect", "symmetric", "wrap"}
+        What the padded positions hold, as in ``np.pad``. Default
+        ``"constant"``. ``scipy.ndimage``'s ``"reflect"`` is numpy's
+        ``"symmetric"``, its ``"mirror"`` numpy's ``"reflect"`` (OpenCV's
+        ``BORDER_REFLECT_101``) and its ``"nearest"`` numpy's ``"edge"``.
+    cval : scalar, optional
+        The value of ``mode="constant"``'s padding. Default 0.
     out : ndarray, optional
         Array of the output shape and result dtype to write into (not with
         a Dask array: store its result with ``dask.array.store``).
@@ -356,16 +485,27 @@ def correlate(x, kernel, stride=1, *, axes=None, out=None, impl="numba", method=
     >>> wk.correlate(image, np.ones((3, 3)) / 9)
     array([[ 5.,  6.],
            [ 9., 10.]])
+
+    A "same" filter keeps the image's shape; dilation spreads the kernel:
+
+    >>> wk.correlate(image, np.ones((3, 3)) / 9, padding="same", mode="edge").shape
+    (4, 4)
+    >>> wk.correlate([1, 2, 3, 4, 5], [1, -1], dilation=3)
+    array([-3, -3])
     """
-    return _correlate(x, kernel, stride, axes, out, impl, method, flip=False)
+    return _correlate(x, kernel, stride, axes, padding, mode, cval, dilation, out, impl,
+                      method, flip=False)
 
 
-def convolve(x, kernel, stride=1, *, axes=None, out=None, impl="numba", method="auto"):
-    """Valid convolution of ``x`` with ``kernel``: correlation with the kernel flipped.
+def convolve(x, kernel, stride=1, *, axes=None, padding="valid", mode="constant", cval=0,
+             dilation=1, out=None, impl="numba", method="auto"):
+    """Convolution of ``x`` with ``kernel``: correlation with the kernel flipped.
 
-    ``out[i] = sum over a of x[i * stride + a] * kernel[k - 1 - a]``, for a
-    kernel of shape ``k``, flipped along every windowed axis and not
-    conjugated. Parameters, returns and dtypes as in :func:`correlate`.
+    ``out[i] = sum over a of x[i * stride + a * dilation] * kernel[k - 1 - a]``,
+    for a kernel of shape ``k``, flipped along every windowed axis and not
+    conjugated. Parameters (padding, modes and dilation included), returns
+    and dtypes as in :func:`correlate`: the padding is that of the flipped
+    kernel's correlation.
 
     See Also
     --------
@@ -385,16 +525,32 @@ def convolve(x, kernel, stride=1, *, axes=None, out=None, impl="numba", method="
     >>> wk.correlate([0, 0, 1, 0, 0], [1, 2, 3])
     array([3, 2, 1])
     """
-    return _correlate(x, kernel, stride, axes, out, impl, method, flip=True)
+    return _correlate(x, kernel, stride, axes, padding, mode, cval, dilation, out, impl,
+                      method, flip=True)
 
 
-def _correlate(x, kernel, stride, axes, out, impl, method, *, flip):
+def _correlate(x, kernel, stride, axes, padding, mode, cval, dilation, out, impl, method, *,
+               flip):
+    if not _is_valid(padding, dilation, False):
+        _no_dask(x)
+        v.check_choice(impl, "impl", v.IMPLS)
+        v.check_choice(method, "method", v.CORRELATE_METHODS)
+        x = v.as_input_array(x)
+        kernel = v.as_kernel_array(kernel)
+        geometry = v.geometry(x.shape, kernel.shape, stride, axes, name="kernel",
+                              padding=padding, dilation=dilation)
+        mode, cval = v.boundary(mode, cval, x.dtype, "correlate")
+        if not geometry.is_valid:
+            return _padded.correlate(x, kernel, geometry, mode, cval, method, impl, flip, out)
+    elif mode != "constant" or type(cval) is not int or cval != 0:
+        v.boundary(mode, cval, _dtype_of(x), "correlate")  # checked, though nothing is padded
     if _dask.is_dask_array(x):
         return _dask.correlate(x, kernel, stride, axes, out, impl, method, flip)
     return _plan.correlate(x, kernel, stride, axes, method, impl, flip, out)
 
 
-def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64, strides=None):
+def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64, strides=None,
+                  padding="valid", dilation=1, ceil_mode=False):
     """The algorithm ``method="auto"`` runs for ``op`` on an array of ``shape``, and why.
 
     Parameters
@@ -412,6 +568,10 @@ def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64
         those of a call on that array (a Fortran-ordered image is pooled as
         the C-ordered transpose it is in memory, with the window swapped;
         see docs/methods.md). Default: C order, with ``dtype``'s itemsize.
+    padding, dilation, ceil_mode
+        As in :func:`pool`: the method is the one the interior windows
+        run (the border strips run the same on small pieces), and
+        ``.padding`` the ``(before, after)`` pairs the padding resolved to.
 
     Returns
     -------
@@ -449,14 +609,27 @@ def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64
                          f"{len(shape)} axes")
     strides = tuple(int(s) for s in strides)
     if op in ("correlate", "convolve"):
+        default, name = 1, "kernel"
+        if ceil_mode:
+            raise ValueError("ceil_mode is for pools only; correlate and convolve reject it")
         geometry = v.geometry(shape, window, 1 if stride is None else stride, axes, name="kernel")
         kernel = np.zeros(geometry.window, dtype)
         plan = _plan.correlate_plan(shape, dtype, kernel, geometry.stride, geometry.axes, "auto",
                                     "numba", op == "convolve", strides)
         choice = _methods.choose_correlate_method(shape, geometry, dtype)
     else:
+        default, name = "window", "window"
         geometry = v.geometry(shape, window, stride, axes, default_stride="window")
         plan = _plan.pool_plan(shape, dtype, geometry.window, geometry.stride, geometry.axes,
                                op, "auto", "numba", strides)
         choice = plan.choice
-    return dataclasses.replace(choice, layout=_plan.layout(plan, shape, geometry.axes))
+    layout = _plan.layout(plan, shape, geometry.axes)
+    padded = v.geometry(shape, window, stride, axes, default_stride=default, name=name,
+                        padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+    if padded.is_valid:
+        return dataclasses.replace(choice, layout=layout)
+    layout += ("; the interior windows on x in place, those that touch the padding "
+               "from gathered pieces of it")
+    if any(d > 1 for d in padded.dilation):
+        layout += f"; dilation {padded.dilation}: one strided view of x per residue class"
+    return dataclasses.replace(choice, layout=layout, padding=padded.padding)

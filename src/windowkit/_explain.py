@@ -34,6 +34,9 @@ class Explanation:
     view_bytes: int  # a copy of the stride-trick view (every window, every element)
     output_bytes: int  # one value per window
     notes: tuple  # warnings in words: dropped data, costly copies
+    padding: tuple = None  # (before, after) per windowed axis, as resolved
+    dilation: tuple = None  # per windowed axis
+    ceil_mode: bool = False
 
     def __str__(self):
         def sizes(values):
@@ -44,11 +47,20 @@ class Explanation:
             f"stride {sizes(self.stride)} over axes {self.axes}",
             f"output shape {self.out_shape}: {self.n_windows:,} windows",
         ]
-        for axis, n, k, s, out in zip(
+        padding = self.padding or ((0, 0),) * len(self.axes)
+        dilation = self.dilation or (1,) * len(self.axes)
+        for axis, n, k, s, out, (before, after), d in zip(
             self.axes, (self.shape[a] for a in self.axes), self.window, self.stride,
-            (self.out_shape[a] for a in self.axes),
+            (self.out_shape[a] for a in self.axes), padding, dilation,
         ):
-            lines.append(f"  axis {axis}: ({n} - {k}) // {s} + 1 = {out}")
+            if (before, after) == (0, 0) and d == 1 and not self.ceil_mode:
+                lines.append(f"  axis {axis}: ({n} - {k}) // {s} + 1 = {out}")
+                continue
+            e = (k - 1) * d + 1
+            extent = f"{e}" if d == 1 else f"(({k} - 1) * {d} + 1)"
+            rounding = "ceil" if self.ceil_mode else "floor"
+            lines.append(f"  axis {axis}: padding ({before}, {after}), dilation {d}: "
+                         f"{rounding}(({n} + {before} + {after} - {extent}) / {s}) + 1 = {out}")
         lines.append(
             f"each element is read by at most {self.max_reads} window(s), "
             f"{self.mean_reads:.3g} on average"
@@ -68,15 +80,17 @@ def _bytes(n):
         n /= 1024
 
 
-def explain(shape, window, stride=1, *, axes=None, dtype="float64"):
+def explain(shape, window, stride=1, *, axes=None, dtype="float64", padding="valid",
+            dilation=1, ceil_mode=False):
     """Explain the window geometry: output shape, coverage, overlap and memory.
 
     Parameters
     ----------
     shape : int, tuple of ints or ndarray
         The input's shape, or an array (its shape and dtype are used).
-    window, stride, axes
-        As in :func:`windowkit.output_shape` (stride default 1).
+    window, stride, axes, padding, dilation, ceil_mode
+        As in :func:`windowkit.output_shape` (stride default 1); the
+        explanation gives the padding they resolve to.
     dtype : dtype, optional
         Element type for the byte counts when ``shape`` is not an array.
 
@@ -104,24 +118,27 @@ def explain(shape, window, stride=1, *, axes=None, dtype="float64"):
     if isinstance(shape, np.ndarray):
         dtype, shape = shape.dtype, shape.shape
     shape = v.as_shape(shape)
-    geometry = v.geometry(shape, window, stride, axes)
+    geometry = v.geometry(shape, window, stride, axes, padding=padding, dilation=dilation,
+                          ceil_mode=ceil_mode)
     itemsize = np.dtype(dtype).itemsize
     trailing, skipped, notes = [], [], []
     max_reads = 1
-    for axis, k, s in zip(geometry.axes, geometry.window, geometry.stride):
-        n, out = shape[axis], geometry.out_shape[axis]
-        end = (out - 1) * s + k  # one past the last element a window covers
-        trailing.append(n - end)
-        skipped.append((out - 1) * max(0, s - k))
-        max_reads *= min(math.ceil(k / s), out)  # windows that reach one element
-        if n - end:
+    for axis, k, e, s, (before, after) in zip(geometry.axes, geometry.window, geometry.extent,
+                                              geometry.stride, geometry.padding):
+        n, out = shape[axis] + before + after, geometry.out_shape[axis]
+        end = (out - 1) * s + e  # one past the last (padded) element a window covers
+        trailing.append(max(0, n - end))
+        skipped.append((out - 1) * max(0, s - e))
+        # Windows that reach one element.
+        max_reads *= min(k, math.ceil(e / s), out)
+        if n - end > 0:
             notes.append(
                 f"axis {axis}: the last {n - end} element(s) lie in no window and are "
-                f"dropped; (n - window) = {n - k} is not a multiple of the stride {s}"
+                f"dropped; (n - window) = {n - e} is not a multiple of the stride {s}"
             )
-        if s > k:
+        if s > e:
             notes.append(
-                f"axis {axis}: stride {s} > window {k}, so {s - k} element(s) between "
+                f"axis {axis}: stride {s} > window {e}, so {s - e} element(s) between "
                 f"windows are never read ({skipped[-1]} in all)"
             )
     n_windows = math.prod(geometry.out_shape)
@@ -148,4 +165,7 @@ def explain(shape, window, stride=1, *, axes=None, dtype="float64"):
         view_bytes=view_bytes,
         output_bytes=output_bytes,
         notes=tuple(notes),
+        padding=geometry.padding,
+        dilation=geometry.dilation,
+        ceil_mode=geometry.ceil_mode,
     )

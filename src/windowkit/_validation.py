@@ -9,6 +9,7 @@ re-implement any of this.
 
 import functools
 import operator
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -35,6 +36,25 @@ class Geometry:
     window: tuple
     stride: tuple
     out_shape: tuple
+    # Beyond valid windows (see padded_geometry): window element ``a`` at
+    # offset ``a * dilation``, ``padding`` (before, after) elements added to
+    # each end, and with ``ceil_mode`` a last window that may run past the
+    # padded end (the part past it is not part of the window).
+    dilation: tuple = None
+    padding: tuple = None
+    ceil_mode: bool = False
+
+    @property
+    def extent(self):
+        """The span of each window along its axes: ``(k - 1) * d + 1``."""
+        dilation = self.dilation or (1,) * len(self.window)
+        return tuple((k - 1) * d + 1 for k, d in zip(self.window, dilation))
+
+    @property
+    def is_valid(self):
+        """Whether the windows are the valid, undilated ones of the axes."""
+        return (not self.ceil_mode and all(d == 1 for d in self.dilation or ())
+                and all(p == (0, 0) for p in self.padding or ()))
 
 
 def valid_length(n, k, s):
@@ -118,7 +138,105 @@ def _normalize_axes(axes, ndim):
     return tuple(normalized)
 
 
-def geometry(shape, window, stride, axes, *, default_stride=1, name="window"):
+PADDINGS = ("valid", "same", "full")
+PAD_MODES = ("constant", "edge", "reflect", "symmetric", "wrap")
+POOL_MODES = ("ignore",) + PAD_MODES
+
+
+def boundary(mode, cval, dtype, op):
+    """``mode`` and ``cval`` checked for ``op`` ("pool" or "correlate") on
+    ``dtype``: the mode (a pool's ``None`` is "ignore") and ``cval`` as a
+    value of ``dtype``."""
+    if op == "pool":
+        mode = "ignore" if mode is None else mode
+        check_choice(mode, "mode", POOL_MODES)
+    else:
+        if mode == "ignore":
+            raise ValueError(
+                "mode='ignore' is for pools only: a correlation's padded positions "
+                f"need values; use one of {', '.join(map(repr, PAD_MODES))}")
+        check_choice(mode, "mode", PAD_MODES)
+    if isinstance(cval, (np.ndarray, np.generic)) and np.ndim(cval) != 0 or isinstance(
+            cval, (str, bytes, list, tuple, dict, set)) or cval is None:
+        raise TypeError(f"cval must be a number, got {cval!r}")
+    # Integers and bools must hold cval exactly; floats to rounding, but not
+    # a finite cval as an infinity, nor a complex one as its real part.
+    value = np.array(cval)
+    if value.dtype == object and isinstance(cval, int) and not isinstance(cval, bool):
+        if dtype.kind not in "fc":  # an int past 64 bits
+            raise ValueError(f"cval {cval!r} cannot be held by x's dtype {dtype}")
+        value = np.array(float(cval))
+    if value.dtype.kind not in "biufc":
+        raise TypeError(f"cval must be a number, got {cval!r}")
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        held = value.astype(dtype)
+        if dtype.kind in "fc":
+            fits = bool(np.isfinite(held) == np.isfinite(value)) and (
+                dtype.kind == "c" or value.dtype.kind != "c")
+        else:
+            fits = bool(held.astype(value.dtype) == value)
+    if not fits:
+        raise ValueError(f"cval {cval!r} cannot be held by x's dtype {dtype}")
+    return mode, held[()]
+
+
+def padded_length(n, k, s, before, after, ceil_mode):
+    """How many windows of extent ``k`` at stride ``s`` an axis of length
+    ``n`` padded by ``before`` and ``after`` has; with ``ceil_mode``, also a
+    last partial one that starts inside the input or the left padding
+    (PyTorch's rule)."""
+    span = n + before + after - k
+    if not ceil_mode:
+        return span // s + 1
+    length = -(-span // s) + 1
+    if (length - 1) * s >= n + before:
+        length -= 1
+    return length
+
+
+def _padding_pairs(padding, shape, axes, window, stride, extent, name):
+    """``padding`` as one ``(before, after)`` pair per windowed axis."""
+    if isinstance(padding, str):
+        check_choice(padding, "padding", PADDINGS)
+        if padding == "valid":
+            return ((0, 0),) * len(axes)
+        if padding == "full":
+            return tuple((e - 1, e - 1) for e in extent)
+        pairs = []
+        for axis, s, e in zip(axes, stride, extent):
+            n = shape[axis]
+            total = max((-(-n // s) - 1) * s + e - n, 0)
+            pairs.append((total // 2, total - total // 2))
+        return tuple(pairs)
+    message = (f"padding must be 'valid', 'same', 'full', an int, or one entry per windowed "
+               f"axis (an int or a (before, after) pair), got {padding!r}")
+    if isinstance(padding, (tuple, list)):
+        if len(padding) != len(axes):
+            raise ValueError(f"{message}: {len(padding)} entries for {len(axes)} windowed axes")
+        pairs = []
+        for entry in padding:
+            if isinstance(entry, (tuple, list)):
+                if len(entry) != 2:
+                    raise ValueError(message)
+                pairs.append(tuple(_as_int(p, "padding") for p in entry))
+            else:
+                p = _as_int(entry, "padding")
+                pairs.append((p, p))
+        pairs = tuple(pairs)
+    else:
+        try:
+            p = _as_int(padding, "padding")
+        except TypeError:
+            raise TypeError(message) from None
+        pairs = ((p, p),) * len(axes)
+    if any(p < 0 for pair in pairs for p in pair):
+        raise ValueError(f"padding must not be negative, got {padding!r}")
+    return pairs
+
+
+def geometry(shape, window, stride, axes, *, default_stride=1, name="window",
+             padding="valid", dilation=1, ceil_mode=False):
     """Normalise ``window``, ``stride`` and ``axes`` for an array of ``shape``.
 
     ``stride=None`` means ``default_stride`` (pools pass ``"window"`` so
@@ -126,11 +244,49 @@ def geometry(shape, window, stride, axes, *, default_stride=1, name="window"):
     offending value and its limit, for anything that is not a valid window;
     ``name`` is what errors call the window (correlation: "kernel").
     """
-    if all(plain(value) for value in (shape, window, stride, axes)):
-        # Cached only for plain ints (no bools, numpy ints or lists), whose
-        # equality is their value, so a cached answer is the right answer.
-        return _cached_geometry(shape, window, stride, axes, default_stride, name)
-    return _geometry(shape, window, stride, axes, default_stride, name)
+    if (isinstance(padding, str) and padding == "valid" and type(dilation) is int
+            and dilation == 1 and ceil_mode is False):
+        if all(plain(value) for value in (shape, window, stride, axes)):
+            # Cached only for plain ints (no bools, numpy ints or lists), whose
+            # equality is their value, so a cached answer is the right answer.
+            return _cached_geometry(shape, window, stride, axes, default_stride, name)
+        return _geometry(shape, window, stride, axes, default_stride, name)
+    return padded_geometry(_geometry(shape, window, stride, axes, default_stride, name,
+                                     fit=False), shape, padding, dilation, ceil_mode, name)
+
+
+def padded_geometry(valid, shape, padding, dilation, ceil_mode, name):
+    """The geometry of ``valid`` (normalised window, stride and axes, not yet
+    checked to fit) with ``padding``, ``dilation`` and ``ceil_mode``: the
+    rules of the README's "Beyond valid windows"."""
+    axes, window = valid.axes, valid.window
+    if type(ceil_mode) is not bool and not isinstance(ceil_mode, np.bool_):
+        raise TypeError(f"ceil_mode must be True or False, got {ceil_mode!r}")
+    dilation = _int_or_tuple(dilation, "dilation")
+    if isinstance(dilation, int):
+        dilation = (dilation,) * len(window)
+    if len(dilation) != len(window):
+        raise ValueError(
+            f"dilation {dilation} has {len(dilation)} entries but the window has "
+            f"{len(window)}; give one per windowed axis, or a single int")
+    if any(d < 1 for d in dilation):
+        raise ValueError(f"dilation entries must be at least 1, got {dilation}")
+    extent = tuple((k - 1) * d + 1 for k, d in zip(window, dilation))
+    stride = valid.stride
+    pairs = _padding_pairs(padding, shape, axes, window, stride, extent, name)
+    out_shape = list(shape)
+    capped = []
+    for axis, e, s, (before, after) in zip(axes, extent, stride, pairs):
+        n = shape[axis]
+        if e > n + before + after:
+            raise ValueError(
+                f"{name} {window} (extent {e} with dilation {dilation}) does not fit axis "
+                f"{axis} of length {n} padded by {(before, after)} "
+                f"({n + before + after} elements; x shape {tuple(shape)})")
+        out_shape[axis] = padded_length(n, e, s, before, after, bool(ceil_mode))
+        capped.append(min(s, n + before + after))
+    return Geometry(axes, window, tuple(capped), tuple(out_shape), dilation, pairs,
+                    bool(ceil_mode))
 
 
 def plain(value):
@@ -140,7 +296,7 @@ def plain(value):
     return type(value) is tuple and all(type(item) is int for item in value)
 
 
-def _geometry(shape, window, stride, axes, default_stride, name):
+def _geometry(shape, window, stride, axes, default_stride, name, fit=True):
     ndim = len(shape)
     if ndim == 0:
         raise ValueError(
@@ -187,6 +343,8 @@ def _geometry(shape, window, stride, axes, default_stride, name):
     if any(s <= 0 for s in stride):
         raise ValueError(f"stride entries must be positive, got {stride}")
 
+    if not fit:  # padded_geometry checks the fit and the output
+        return Geometry(axes, window, stride, None)
     out_shape = list(shape)
     for axis, k, s in zip(axes, window, stride):
         if k > shape[axis]:
@@ -198,7 +356,8 @@ def _geometry(shape, window, stride, axes, default_stride, name):
     # A stride past the axis end places one window, as the axis length would;
     # capping keeps huge Python ints out of the compiled loops.
     stride = tuple(min(s, shape[axis]) for axis, s in zip(axes, stride))
-    return Geometry(axes, window, stride, tuple(out_shape))
+    return Geometry(axes, window, stride, tuple(out_shape), (1,) * len(window),
+                    ((0, 0),) * len(window))
 
 
 _cached_geometry = functools.lru_cache(maxsize=256)(_geometry)

@@ -92,7 +92,8 @@ def plot_pixels(img, *, ax=None, cmap="gray", fmt=None, fontsize=None):
     return fig
 
 
-def plot_windows(shape_or_img, window, stride=1, *, ax=None, max_windows=400):
+def plot_windows(shape_or_img, window, stride=1, *, ax=None, max_windows=400, padding="valid",
+                 dilation=1):
     """Draw where the windows go: every window position, and what no window covers.
 
     Parameters
@@ -105,12 +106,15 @@ def plot_windows(shape_or_img, window, stride=1, *, ax=None, max_windows=400):
     max_windows : int
         Outline at most this many windows (evenly chosen), so that large
         images stay readable; the title gives the full count.
+    padding, dilation
+        As in :func:`windowkit.pool`.
 
     Returns
     -------
     matplotlib.figure.Figure
-        Windows are outlined, the first one filled; trailing rows and columns
-        that no window covers are hatched in red.
+        Windows are outlined, the first one filled (with dilation, only its
+        elements); padded positions are hatched in grey around the image,
+        trailing rows and columns that no window covers in red.
     """
     from matplotlib.patches import Rectangle
 
@@ -121,8 +125,10 @@ def plot_windows(shape_or_img, window, stride=1, *, ax=None, max_windows=400):
         shape = img.shape[:2]
     if len(shape) != 2:
         raise ValueError(f"plot_windows draws a 2-D image, got shape {shape}")
-    geometry = v.geometry(shape, window, stride, None)
+    geometry = v.geometry(shape, window, stride, None, padding=padding, dilation=dilation)
     (k_rows, k_cols), (s_rows, s_cols) = geometry.window, geometry.stride
+    (e_rows, e_cols), (d_rows, d_cols) = geometry.extent, geometry.dilation
+    ((top, bottom), (left, right)) = geometry.padding
     out_rows, out_cols = geometry.out_shape
     if ax is None:
         fig = _figure(6, 6 * shape[0] / max(shape[1], 1) + 0.6)
@@ -135,29 +141,46 @@ def plot_windows(shape_or_img, window, stride=1, *, ax=None, max_windows=400):
         ax.imshow(np.ones(shape), cmap="gray", vmin=0, vmax=1.2)
     step_rows = max(1, int(np.ceil(out_rows / np.sqrt(max_windows))))
     step_cols = max(1, int(np.ceil(out_cols / np.sqrt(max_windows))))
+    # The padded frame, in the input's coordinates: rows -top to rows + bottom.
+    rows, cols = shape[0] + top + bottom, shape[1] + left + right
+    padded = dict(hatch="xx", fill=False, edgecolor="0.6", linewidth=0)
+    for corner, width, height in (((-left, -top), cols, top), ((-left, shape[0]), cols, bottom),
+                                  ((-left, 0), left, shape[0]), ((shape[1], 0), right, shape[0])):
+        if width and height:
+            ax.add_patch(Rectangle((corner[0] - 0.5, corner[1] - 0.5), width, height, **padded))
+    dilated = (d_rows, d_cols) != (1, 1)
     for r in range(0, out_rows, step_rows):
         for c in range(0, out_cols, step_cols):
             first = r == 0 and c == 0
+            row0, col0 = r * s_rows - top, c * s_cols - left
             ax.add_patch(Rectangle(
-                (c * s_cols - 0.5, r * s_rows - 0.5), k_cols, k_rows,
-                fill=first, alpha=0.35 if first else 0.9, facecolor="tab:blue",
-                edgecolor="tab:blue", linewidth=1.0,
+                (col0 - 0.5, row0 - 0.5), e_cols, e_rows,
+                fill=first and not dilated, alpha=0.35 if first else 0.9,
+                facecolor="tab:blue", edgecolor="tab:blue", linewidth=1.0,
             ))
-    covered_rows = (out_rows - 1) * s_rows + k_rows
-    covered_cols = (out_cols - 1) * s_cols + k_cols
+            if first and dilated:  # the elements the window reads
+                for a in range(k_rows):
+                    for b in range(k_cols):
+                        ax.add_patch(Rectangle((col0 + b * d_cols - 0.5, row0 + a * d_rows - 0.5),
+                                               1, 1, alpha=0.5, facecolor="tab:blue"))
+    covered_rows = (out_rows - 1) * s_rows + e_rows
+    covered_cols = (out_cols - 1) * s_cols + e_cols
     dropped = dict(hatch="///", fill=False, edgecolor="tab:red", linewidth=0)
-    if covered_rows < shape[0]:
-        ax.add_patch(Rectangle((-0.5, covered_rows - 0.5), shape[1], shape[0] - covered_rows,
+    if covered_rows < rows:
+        ax.add_patch(Rectangle((-left - 0.5, covered_rows - top - 0.5), cols, rows - covered_rows,
                                **dropped))
-    if covered_cols < shape[1]:
-        ax.add_patch(Rectangle((covered_cols - 0.5, -0.5), shape[1] - covered_cols, shape[0],
+    if covered_cols < cols:
+        ax.add_patch(Rectangle((covered_cols - left - 0.5, -top - 0.5), cols - covered_cols, rows,
                                **dropped))
-    ax.set_xlim(-0.5, shape[1] - 0.5)
-    ax.set_ylim(shape[0] - 0.5, -0.5)
+    ax.set_xlim(-left - 0.5, shape[1] + right - 0.5)
+    ax.set_ylim(shape[0] + bottom - 0.5, -top - 0.5)
     title = (f"window {k_rows}x{k_cols}, stride {s_rows}x{s_cols}: "
              f"{out_rows}x{out_cols} = {out_rows * out_cols:,} windows")
-    if covered_rows < shape[0] or covered_cols < shape[1]:
-        title += (f"\nred: {shape[0] - covered_rows} row(s), {shape[1] - covered_cols} "
+    if top or bottom or left or right or dilated:
+        title += (f"\ngrey: padding ({top}, {bottom}) x ({left}, {right})"
+                  + (f", dilation {d_rows}x{d_cols}" if dilated else ""))
+    if covered_rows < rows or covered_cols < cols:
+        title += (f"\nred: {rows - covered_rows} row(s), {cols - covered_cols} "
                   f"column(s) in no window")
     ax.set_title(title, fontsize=9)
     return fig

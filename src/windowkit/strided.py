@@ -20,10 +20,22 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 
-def window_view(x, geometry):
-    """Read-only view of the windows of ``x``: output shape + window shape."""
-    view = sliding_window_view(x, geometry.window, axis=geometry.axes)
-    keep = [slice(None)] * x.ndim
+def window_view(x, geometry, mode="constant", cval=0):
+    """Read-only view of the windows of ``x``: output shape + window shape.
+
+    Dilated windows are a view of ``x`` too; padded ones a view of ``x``
+    padded by ``np.pad`` with ``mode`` (a copy).
+    """
+    padding = geometry.padding or ((0, 0),) * len(geometry.axes)
+    if any(pair != (0, 0) for pair in padding):
+        widths = [(0, 0)] * x.ndim
+        for axis, pair in zip(geometry.axes, padding):
+            widths[axis] = pair
+        options = {"constant_values": cval} if mode == "constant" else {}
+        x = np.pad(x, widths, mode=mode, **options)
+    dilation = geometry.dilation or (1,) * len(geometry.axes)
+    view = sliding_window_view(x, geometry.extent, axis=geometry.axes)
+    keep = [slice(None)] * x.ndim + [slice(None, None, d) for d in dilation]
     for axis, step in zip(geometry.axes, geometry.stride):
         keep[axis] = slice(None, None, step)
     return view[tuple(keep)]

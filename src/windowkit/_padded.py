@@ -1,0 +1,336 @@
+"""Windows beyond the valid ones: padding, boundary modes, dilation and ceil_mode.
+
+Nothing here pads the input. Along each windowed axis the outputs split in
+three ranges: those whose windows touch the padding before the input, the
+interior ones, whose windows lie wholly inside it, and those that touch the
+padding after it. The interior, all windowed axes at once, is the valid
+operation on a slice of the input, run by the plan layer on the input in
+place and written into the interior of the output. What is left is a frame
+of border strips, peeled one windowed axis at a time: the strips along the
+first axis span every output of the others, those along the second only
+the interior range of the first, and so on. Each strip is computed from a
+small piece of the padded input, gathered through one index table per axis
+(:func:`source_index`): at most ``extent - 1 + stride`` rows of input per
+output row of the strip.
+
+Dilation needs no kernel of its own: along an axis of dilation ``d`` and
+stride ``s``, the outputs ``o0, o0 + P, o0 + 2P, ...`` (``P = d / gcd(s,
+d)``) read only the input elements of one residue class ``r = o0 * s mod
+d``, so they are a valid, undilated operation on the view ``x[r::d]`` at
+stride ``s / gcd(s, d)``, written into the slice ``out[o0::P]``
+(:func:`dilated`).
+
+``mode`` says what a padded position holds: ``"constant"`` (``cval``),
+``"edge"``, ``"reflect"``, ``"symmetric"`` and ``"wrap"`` as ``np.pad``, and
+for pools ``"ignore"``: no element at all, as is every position of a
+``ceil_mode`` window past the padded end. Max and min fill those with the
+value that never wins, sums with the one that adds nothing (``-0.0`` for
+floats, so that a window of ``-0.0`` still sums to ``-0.0``), and a mean
+divides the border's sums by how many elements each window holds.
+"""
+
+import itertools
+import math
+
+import numpy as np
+
+from . import _plan
+from . import _validation as v
+
+# Index-table entries for padded positions that hold no input element.
+CVAL, IGNORE = -1, -2
+
+# The interior is computed in bands of about this many output bytes along
+# the first axis: the plan writes a strided output (the interior of the
+# whole) through a C-ordered temporary of its size, so a band bounds it.
+BAND_BYTES = 1 << 20
+
+
+def source_index(positions, n, before, after, mode):
+    """For padded positions (0 is the first element of the padding before),
+    the input index each holds: ``CVAL`` for a constant, ``IGNORE`` for a
+    position outside the window's elements (``"ignore"``, or past the
+    padded end)."""
+    i = np.asarray(positions, dtype=np.intp) - before
+    inside = (i >= 0) & (i < n)
+    past_end = i >= n + after
+    if mode in ("constant", "ignore"):
+        index = np.where(inside, i, CVAL if mode == "constant" else IGNORE)
+    elif mode == "edge":
+        index = np.clip(i, 0, n - 1)
+    elif mode == "wrap":
+        index = i % n
+    elif mode == "reflect":
+        if n == 1:
+            index = np.zeros_like(i)
+        else:
+            index = i % (2 * n - 2)
+            index = np.where(index >= n, 2 * n - 2 - index, index)
+    else:  # symmetric
+        index = i % (2 * n)
+        index = np.where(index >= n, 2 * n - 1 - index, index)
+    return np.where(past_end, IGNORE, index)
+
+
+def window_counts(n_out, k, s, d, low, high):
+    """How many of each window's ``k`` elements (at ``o * s + a * d``) lie in
+    the padded positions ``[low, high)``, for the ``n_out`` outputs."""
+    start = np.arange(n_out, dtype=np.intp) * s
+    first = np.maximum(0, -((start - low) // d))  # ceil((low - start) / d), at least 0
+    stop = np.minimum(k, -((start - high) // d))  # ceil((high - start) / d), at most k
+    return np.maximum(stop - first, 0)
+
+
+def identity(reduce, dtype):
+    """The value that leaves ``reduce`` unchanged: max's never wins, min's
+    never wins, a sum's adds nothing."""
+    if reduce == "max":
+        if dtype.kind == "b":
+            return False
+        return -np.inf if dtype.kind == "f" else np.iinfo(dtype).min
+    if reduce == "min":
+        if dtype.kind == "b":
+            return True
+        return np.inf if dtype.kind == "f" else np.iinfo(dtype).max
+    if dtype.kind in "fc":
+        return complex(-0.0, -0.0) if dtype.kind == "c" else -0.0
+    return 0
+
+
+# -- the frame ---------------------------------------------------------------------
+
+
+class Frame:
+    """One call's geometry split into the interior and the border strips."""
+
+    def __init__(self, shape, geometry, mode):
+        self.shape, self.geometry, self.mode = shape, geometry, mode
+        self.extent = geometry.extent
+        self.interior = []
+        for axis, e, s, (before, after) in zip(geometry.axes, self.extent, geometry.stride,
+                                                geometry.padding):
+            n_out = geometry.out_shape[axis]
+            low = min(-(-before // s), n_out)
+            high = max(low, min(n_out, (before + shape[axis] - e) // s + 1))
+            self.interior.append((low, high))
+
+    def strips(self):
+        """``(position, ranges)`` of every border strip: one output range per
+        windowed axis (the others whole)."""
+        g = self.geometry
+        ranges = [(0, g.out_shape[axis]) for axis in g.axes]
+        for position, (low, high) in enumerate(self.interior):
+            n_out = ranges[position][1]
+            for part in ((0, low), (high, n_out)):
+                box = [*ranges[:position], part, *ranges[position + 1:]]
+                if all(start < stop for start, stop in box):
+                    yield box
+            ranges[position] = (low, high)
+
+    def interior_slices(self):
+        """The input slice the interior outputs read, and those outputs."""
+        g = self.geometry
+        x_index = [slice(None)] * len(self.shape)
+        out_index = [slice(None)] * len(self.shape)
+        for axis, e, s, (before, _), (low, high) in zip(g.axes, self.extent, g.stride,
+                                                         g.padding, self.interior):
+            if low == high:
+                return None
+            x_index[axis] = slice(low * s - before, (high - 1) * s - before + e)
+            out_index[axis] = slice(low, high)
+        return tuple(x_index), tuple(out_index)
+
+    def tables(self, ranges):
+        """The index table of each windowed axis for the outputs ``ranges``."""
+        g = self.geometry
+        tables = []
+        for axis, e, s, (before, after), (start, stop) in zip(
+                g.axes, self.extent, g.stride, g.padding, ranges):
+            positions = np.arange(start * s, (stop - 1) * s + e)
+            tables.append(source_index(positions, self.shape[axis], before, after, self.mode))
+        return tables
+
+    def counts(self, ranges, low_is_input):
+        """Elements per window of the outputs ``ranges``, broadcast over the
+        output's axes: along each windowed axis, those that lie in the input
+        (``low_is_input``) or in the padded axis."""
+        g = self.geometry
+        total = None
+        shape = [1] * len(self.shape)
+        for axis, k, e, s, d, (before, after), (start, stop) in zip(
+                g.axes, g.window, self.extent, g.stride, g.dilation, g.padding, ranges):
+            n = self.shape[axis]
+            low, high = (before, before + n) if low_is_input else (0, n + before + after)
+            along = window_counts(stop, k, s, d, low, high)[start:]
+            shape[axis] = stop - start
+            along = along.reshape(shape)
+            shape[axis] = 1
+            total = along if total is None else total * along
+        return total
+
+
+def piece(x, frame, ranges, fill_cval, fill_ignore):
+    """The padded input the outputs ``ranges`` read, gathered (a copy the
+    size of their windows' span)."""
+    g = frame.geometry
+    tables = frame.tables(ranges)
+    # Axes whose table is a run of input indices are sliced (a view), the
+    # others gathered (a copy): the gathers come last, on the sliced view.
+    index, gathers = [slice(None)] * x.ndim, []
+    for axis, table in zip(g.axes, tables):
+        if table[0] >= 0 and np.array_equal(table, np.arange(table[0], table[0] + table.size)):
+            index[axis] = slice(table[0], table[0] + table.size)
+        else:
+            gathers.append((axis, np.maximum(table, 0)))
+    gathered = x[tuple(index)]
+    for axis, table in gathers:
+        gathered = np.take(gathered, table, axis=axis)
+    if not gathers:  # every window of the strip lies in x: a copy to fill
+        gathered = gathered.copy()
+    for fill, marker in ((fill_cval, CVAL), (fill_ignore, IGNORE)):
+        for axis, table in zip(g.axes, tables):
+            where = table == marker
+            if where.any():
+                index = [slice(None)] * x.ndim
+                index[axis] = where
+                gathered[tuple(index)] = fill
+    return gathered
+
+
+def out_slice(frame, ranges):
+    index = [slice(None)] * len(frame.shape)
+    for axis, (start, stop) in zip(frame.geometry.axes, ranges):
+        index[axis] = slice(start, stop)
+    return tuple(index)
+
+
+def check_windows_hold_elements(frame):
+    """ValueError if a window holds no input element (pools with "ignore")."""
+    g = frame.geometry
+    for axis, k, s, d, (before, _) in zip(g.axes, g.window, g.stride, g.dilation, g.padding):
+        n, n_out = frame.shape[axis], g.out_shape[axis]
+        empty = np.flatnonzero(window_counts(n_out, k, s, d, before, before + frame.shape[axis]) == 0)
+        if empty.size:
+            raise ValueError(
+                f"window {empty[0]} along axis {axis} holds no element of x "
+                f"(length {n}, padding {g.padding[g.axes.index(axis)]}, window {k}, "
+                f"stride {s}, dilation {d}) with mode='ignore'; use less padding "
+                "or a mode that fills it, such as mode='constant'")
+
+
+# -- dilation ----------------------------------------------------------------------
+
+
+def dilated(valid, x, geometry, out):
+    """``valid(x_view, stride, out_view)`` over the residue classes of every
+    dilated axis (see the module docstring); ``out`` has the output shape
+    of the dilated, valid windows of ``x`` at ``geometry.stride``."""
+    per_axis = []
+    for axis, k, s, d in zip(geometry.axes, geometry.window, geometry.stride,
+                             geometry.dilation):
+        n_out = out.shape[axis]
+        period = d // math.gcd(s, d)
+        step = s // math.gcd(s, d)
+        classes = []
+        for o0 in range(min(period, n_out)):
+            count = -(-(n_out - o0) // period)
+            residue, first = (o0 * s) % d, (o0 * s) // d
+            x_slice = slice(residue + first * d, residue + (first + (count - 1) * step + k - 1) * d + 1, d)
+            classes.append((x_slice, slice(o0, None, period), step))
+        per_axis.append(classes)
+    for combination in itertools.product(*per_axis):
+        x_index = [slice(None)] * x.ndim
+        out_index = [slice(None)] * x.ndim
+        strides = []
+        for axis, (x_slice, o_slice, step) in zip(geometry.axes, combination):
+            x_index[axis], out_index[axis] = x_slice, o_slice
+            strides.append(step)
+        valid(x[tuple(x_index)], tuple(strides), out[tuple(out_index)])
+
+
+def interior(run, x, out, geometry):
+    """``run(x_part, out_part)`` over the interior ``x`` and ``out`` (the
+    valid, dilated windows of ``x``), in bands along axis 0 of about
+    BAND_BYTES of output: each band is computed into one reused C-ordered
+    buffer (in cache, its pages touched once) and copied into ``out``,
+    whose rows are strided when the output is padded along its last axes;
+    the loops write such an output no faster (see docs/methods.md)."""
+    if out.flags.c_contiguous:
+        run(x, out)
+        return
+    rows = max(1, BAND_BYTES // max(1, out[:1].nbytes))
+    n = out.shape[0]
+    buffer = np.empty((min(rows, n),) + out.shape[1:], out.dtype)
+    if 0 in geometry.axes:
+        position = geometry.axes.index(0)
+        s, e = geometry.stride[position], geometry.extent[position]
+    for start in range(0, n, rows):
+        stop = min(n, start + rows)
+        if 0 in geometry.axes:
+            x_part = x[start * s:(stop - 1) * s + e]
+        else:  # a batch axis
+            x_part = x[start:stop]
+        band = buffer[:stop - start]
+        run(x_part, band)
+        out[start:stop] = band
+
+
+# -- the operations ----------------------------------------------------------------
+
+
+def pool(x, geometry, reduce, mode, cval, method, impl, out):
+    """``pool`` with ``geometry``'s padding, dilation and ceil_mode."""
+    axes, window = geometry.axes, geometry.window
+    dtype = v.pool_dtype(reduce, x.dtype)
+    out = v.prepare_out(out, geometry.out_shape, dtype, x)
+    frame = Frame(x.shape, geometry, mode)
+    if mode == "ignore":
+        check_windows_hold_elements(frame)
+
+    def valid(reduction):
+        def run(view, stride, into):
+            _plan.pool(view, window, stride, axes, reduction, method, impl, into)
+        return run
+
+    inner = frame.interior_slices()
+    if inner is not None:
+        x_index, out_index = inner
+        interior(lambda x_part, out_part: dilated(valid(reduce), x_part, geometry, out_part),
+                 x[x_index], out[out_index], geometry)
+    extreme = reduce in ("max", "min")
+    fill_ignore = identity("sum" if reduce == "mean" else reduce, x.dtype)
+    for ranges in frame.strips():
+        gathered = piece(x, frame, ranges, cval, fill_ignore)
+        into = out[out_slice(frame, ranges)]
+        if extreme or reduce == "sum":
+            dilated(valid(reduce), gathered, geometry, into)
+            continue
+        # A mean: the window's sum over the elements it holds (float16
+        # summed in float32, as the loops do).
+        if gathered.dtype == np.float16:
+            gathered = gathered.astype(np.float32)
+        sums = np.empty(into.shape, v.pool_dtype("sum", gathered.dtype))
+        dilated(valid("sum"), gathered, geometry, sums)
+        with np.errstate(invalid="ignore"):  # complex infinities, as the loops' NaN
+            np.divide(sums, frame.counts(ranges, mode == "ignore"), out=into)
+    return out
+
+
+def correlate(x, kernel, geometry, mode, cval, method, impl, flip, out):
+    """``correlate`` (``flip``: convolve) with ``geometry``'s padding and dilation."""
+    dtype = v.correlate_dtype(x.dtype, kernel.dtype)
+    out = v.prepare_out(out, geometry.out_shape, dtype, x, kernel)
+    frame = Frame(x.shape, geometry, mode)
+
+    def valid(view, stride, into):
+        _plan.correlate(view, kernel, stride, geometry.axes, method, impl, flip, into)
+
+    inner = frame.interior_slices()
+    if inner is not None:
+        x_index, out_index = inner
+        interior(lambda x_part, out_part: dilated(valid, x_part, geometry, out_part),
+                 x[x_index], out[out_index], geometry)
+    for ranges in frame.strips():
+        gathered = piece(x, frame, ranges, cval, 0)
+        dilated(valid, gathered, geometry, out[out_slice(frame, ranges)])
+    return out

@@ -1,0 +1,434 @@
+"""Beyond valid windows: padding, boundary modes, dilation and ceil_mode.
+
+Every case is checked against ``reference.padded_pool`` and
+``reference.padded_correlate`` (``np.pad``, then the windows as a numpy
+view, masked for ``"ignore"``), which share no code with
+``windowkit._padded``; the padding of ``"same"`` and the output lengths
+come from the reference's own TensorFlow and PyTorch rules. Max and min are
+compared bitwise, sums and means to rounding. PyTorch and scipy.ndimage are
+cross-checks where their conventions match.
+"""
+
+import itertools
+import tracemalloc
+
+import numpy as np
+import pytest
+
+import windowkit as wk
+from tests import reference as ref
+from windowkit._padded import BAND_BYTES
+
+MODES = ["ignore", "constant", "edge", "reflect", "symmetric", "wrap"]
+
+
+def rng_input(shape, dtype, seed=0, specials=True):
+    rng = np.random.default_rng(seed)
+    dtype = np.dtype(dtype)
+    if dtype.kind == "b":
+        return rng.random(shape) < 0.5
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        return rng.integers(max(info.min, -100), min(info.max, 100), shape, dtype=dtype,
+                            endpoint=True)
+    x = rng.standard_normal(shape).astype(dtype)
+    if specials and x.size > 8:
+        flat = x.reshape(-1)
+        # At the borders, where the padding meets them.
+        flat[0], flat[-1], flat[x.size // 2] = np.nan, np.inf, -np.inf
+    return x
+
+
+def resolved(padding, shape, axes, window, stride, dilation):
+    """``padding`` as (before, after) pairs, by the reference's rules."""
+    pairs = []
+    for i, axis in enumerate(axes):
+        n, k, s, d = shape[axis], window[i], stride[i], dilation[i]
+        if padding == "same":
+            pairs.append(ref.same_padding(n, k, s, d))
+        elif padding == "full":
+            pairs.append((d * (k - 1),) * 2)
+        elif isinstance(padding, int):
+            pairs.append((padding, padding))
+        else:
+            entry = padding[i]
+            pairs.append(entry if isinstance(entry, tuple) else (entry, entry))
+    return tuple(pairs)
+
+
+def check_pool(x, window, stride, *, reduce, axes, padding, mode, dilation=1,
+               ceil_mode=False, cval=0, **options):
+    window_t = (window,) * len(axes) if isinstance(window, int) else window
+    stride_t = (stride,) * len(axes) if isinstance(stride, int) else stride
+    dilation_t = (dilation,) * len(axes) if isinstance(dilation, int) else dilation
+    pads = resolved(padding, x.shape, axes, window_t, stride_t, dilation_t)
+    before = x.copy()
+    got = wk.pool(x, window, stride, reduce=reduce, axes=axes, padding=padding, mode=mode,
+                  cval=cval, dilation=dilation, ceil_mode=ceil_mode, **options)
+    np.testing.assert_array_equal(x, before)  # the input is never written
+    want = ref.padded_pool(x, window_t, stride_t, axes, reduce, pads, dilation_t, ceil_mode,
+                           "ignore" if mode is None else mode, cval)
+    assert got.shape == want.shape
+    assert got.dtype == want.dtype
+    assert got.shape == wk.output_shape(x.shape, window, stride, axes=axes, padding=padding,
+                                        dilation=dilation, ceil_mode=ceil_mode)
+    if reduce in ("max", "min") or x.dtype.kind in "biu" and reduce == "sum":
+        np.testing.assert_array_equal(got, want)
+    else:
+        rtol = 1e-5 if got.dtype in (np.float32, np.complex64) else 1e-12
+        np.testing.assert_allclose(got, want, rtol=rtol, atol=rtol)
+    return got
+
+
+# -- the geometry ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 7, 10])
+@pytest.mark.parametrize("k, s, d", [(1, 1, 1), (2, 2, 1), (3, 2, 1), (3, 1, 2), (2, 3, 3),
+                                     (4, 3, 1), (3, 5, 1)])
+def test_output_length_same_full_and_ceil_mode(n, k, s, d):
+    e = d * (k - 1) + 1
+    before, after = ref.same_padding(n, k, s, d)
+    assert wk.output_shape(n, k, s, padding="same", dilation=d) == (-(-n // s),)
+    assert wk.output_shape(n, k, s, padding="full", dilation=d) == (
+        ref.out_length(n, k, s, e - 1, e - 1, d),)
+    for p in range(0, (k + 1) // 2 + 1):
+        if n + 2 * p < e:
+            with pytest.raises(ValueError, match="does not fit"):
+                wk.output_shape(n, k, s, padding=p, dilation=d)
+            continue
+        for ceil_mode in (False, True):
+            assert wk.output_shape(n, k, s, padding=p, dilation=d, ceil_mode=ceil_mode) == (
+                ref.out_length(n, k, s, p, p, d, ceil_mode),)
+    assert before + after >= 0
+
+
+def test_output_shape_examples():
+    assert wk.output_shape((32, 64, 112, 112), 3, 2, padding=1) == (32, 64, 56, 56)
+    assert wk.output_shape((4, 4), 3, 1, padding="same") == (4, 4)
+    assert wk.output_shape((4, 5), (3, 2), 1, padding=((1, 1), (0, 1))) == (4, 5)
+    assert wk.output_shape((5,), 2, 2, ceil_mode=True) == (3,)
+    assert wk.output_shape((6,), 2, 2, ceil_mode=True) == (3,)
+    # The last window must start inside the input or the padding before it.
+    assert wk.output_shape((5,), 3, 2, padding=1, ceil_mode=True) == (3,)
+    assert wk.output_shape((10,), 3, 1, dilation=2) == (6,)
+
+
+# -- pools against the reference -----------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("reduce", ["max", "min", "mean", "sum"])
+@pytest.mark.parametrize("padding", ["same", "full", 1, ((2, 0), (0, 1))])
+def test_pool_modes_and_paddings(mode, reduce, padding):
+    x = rng_input((9, 11), np.float64)
+    check_pool(x, (3, 2), 1, reduce=reduce, axes=(0, 1), padding=padding, mode=mode)
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3, 5])
+@pytest.mark.parametrize("dilation", [1, 2, 3])
+@pytest.mark.parametrize("ceil_mode", [False, True])
+@pytest.mark.parametrize("reduce", ["max", "mean"])
+def test_pool_strides_dilation_ceil_mode(stride, dilation, ceil_mode, reduce):
+    x = rng_input((13, 10), np.float64, seed=stride)
+    for mode, padding in (("ignore", 1), ("constant", 2), ("reflect", "same")):
+        window = 3
+        extent = dilation * (window - 1) + 1
+        if padding == "same" or (isinstance(padding, int) and padding * 2 < extent):
+            check_pool(x, window, stride, reduce=reduce, axes=(0, 1), padding=padding,
+                       mode=mode, dilation=dilation, ceil_mode=ceil_mode)
+
+
+@pytest.mark.parametrize("method", ["direct", "separable", "van_herk"])
+@pytest.mark.parametrize("reduce", ["max", "sum", "mean"])
+def test_pool_methods(method, reduce):
+    x = rng_input((3, 12, 10), np.float64, seed=4)
+    check_pool(x, 4, 2, reduce=reduce, axes=(1, 2), padding="same", mode="symmetric",
+               method=method)
+    check_pool(x, 3, 1, reduce=reduce, axes=(1, 2), padding=2, mode=None, dilation=2,
+               ceil_mode=True, method=method)
+
+
+@pytest.mark.parametrize("impl", ["python", "strided"])
+def test_pool_impls(impl):
+    x = rng_input((6, 7), np.float64, seed=5)
+    check_pool(x, 3, 2, reduce="max", axes=(0, 1), padding=1, mode=None, impl=impl)
+    check_pool(x, 2, 1, reduce="mean", axes=(0, 1), padding="same", mode="wrap", dilation=2,
+               impl=impl)
+
+
+@pytest.mark.parametrize("dtype", ["bool", "uint8", "int16", "float32", "complex128"])
+def test_pool_dtypes(dtype):
+    x = rng_input((8, 9), dtype, seed=6)
+    reduces = ["sum", "mean"] if np.dtype(dtype).kind == "c" else ["max", "min", "sum", "mean"]
+    for reduce in reduces:
+        for mode in ("ignore", "constant", "edge"):
+            cval = 1 if mode == "constant" else 0
+            check_pool(x, 3, 2, reduce=reduce, axes=(0, 1), padding=1, mode=mode, cval=cval,
+                       ceil_mode=True)
+
+
+def test_pool_negative_zero_sums_stay_negative():
+    # Padding adds -0.0, which leaves -0.0 as it is (0.0 would not).
+    x = np.full((3, 3), -0.0)
+    got = wk.pool(x, 2, 1, reduce="sum", padding=1)
+    assert np.signbit(got).all()
+
+
+@pytest.mark.parametrize("axes", [(0,), (2,), (2, 0), (0, 1, 2), (1, 0, 2)])
+def test_pool_axes_and_batches(axes):
+    x = rng_input((7, 6, 8), np.float64, seed=7)
+    window = tuple(range(2, 2 + len(axes)))
+    check_pool(x, window, 2, reduce="max", axes=axes, padding="same", mode=None)
+    check_pool(x, window, 1, reduce="mean", axes=axes, padding=1, mode="reflect", dilation=2)
+
+
+@pytest.mark.parametrize("layout", ["F", "negative", "read-only", "sliced"])
+def test_pool_layouts(layout):
+    base = rng_input((10, 12), np.float32, seed=8)
+    x = {"F": np.asfortranarray(base), "negative": base[::-1, ::-1],
+         "read-only": base.copy(), "sliced": base[1:, ::2]}[layout]
+    if layout == "read-only":
+        x.flags.writeable = False
+    check_pool(x, 3, 2, reduce="max", axes=(0, 1), padding=1, mode=None)
+    check_pool(x, 3, 1, reduce="mean", axes=(0, 1), padding="same", mode="edge")
+
+
+def test_pool_large_windows_and_pads():
+    x = rng_input((4, 5), np.float64, seed=9)
+    # A window as large as the padded axis, and padding wider than x
+    # (reflect and wrap repeat, as np.pad does).
+    check_pool(x, (6, 7), 1, reduce="max", axes=(0, 1), padding=1, mode="constant")
+    for mode in ("reflect", "symmetric", "wrap", "edge"):
+        check_pool(x, 3, 1, reduce="mean", axes=(0, 1), padding=7, mode=mode)
+    check_pool(x[:1], 2, 1, reduce="max", axes=(0, 1), padding=2, mode="reflect")
+
+
+def test_pool_out_and_variants():
+    x = rng_input((8, 8), np.float64, seed=10)
+    want = wk.pool(x, 3, 2, reduce="min", padding=1)
+    out = np.full(want.shape, 7.0)
+    assert wk.min_pool(x, 3, 2, padding=1, out=out) is out
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(wk.max_pool(x, 3, padding="same"),
+                                  wk.pool(x, 3, reduce="max", padding="same"))
+
+
+def test_pool_padding_zero_is_the_valid_call():
+    x = rng_input((8, 9), np.float64, seed=11)
+    np.testing.assert_array_equal(wk.pool(x, 3, 1, padding=0, mode="edge"),
+                                  wk.pool(x, 3, 1))
+
+
+# -- correlation ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", MODES[1:])
+@pytest.mark.parametrize("padding", ["same", "full", (1, (0, 2))])
+@pytest.mark.parametrize("convolve", [False, True])
+def test_correlate_modes_and_paddings(mode, padding, convolve):
+    x = rng_input((9, 10), np.float64, seed=12)
+    kernel = rng_input((3, 4), np.float64, seed=13, specials=False)
+    pads = resolved(padding, x.shape, (0, 1), kernel.shape, (1, 1), (1, 1))
+    op = wk.convolve if convolve else wk.correlate
+    got = op(x, kernel, padding=padding, mode=mode, cval=0.5)
+    want = ref.padded_correlate(x, kernel, (1, 1), (0, 1), pads, mode=mode, cval=0.5,
+                                convolve=convolve)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("stride", [1, 2, 3])
+@pytest.mark.parametrize("dilation", [1, 2, (3, 1)])
+@pytest.mark.parametrize("method", ["direct", "rows", "fft"])
+def test_correlate_strides_dilation_methods(stride, dilation, method):
+    x = rng_input((14, 15), np.float64, seed=14, specials=method != "fft")
+    kernel = rng_input((3, 3), np.float64, seed=15, specials=False)
+    dilation_t = dilation if isinstance(dilation, tuple) else (dilation, dilation)
+    for padding in ("valid", "same", 2):
+        pads = resolved(padding if padding != "valid" else 0, x.shape, (0, 1), (3, 3),
+                        (stride, stride), dilation_t)
+        got = wk.correlate(x, kernel, stride, padding=padding, dilation=dilation,
+                           method=method)
+        want = ref.padded_correlate(x, kernel, (stride, stride), (0, 1), pads, dilation_t)
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int32", "float32", "complex64"])
+def test_correlate_dtypes(dtype):
+    x = rng_input((3, 7, 8), dtype, seed=16)
+    kernel = rng_input((2, 3), dtype, seed=17, specials=False)
+    pads = resolved("same", x.shape, (1, 2), (2, 3), (1, 1), (1, 1))
+    got = wk.correlate(x, kernel, padding="same", mode="symmetric", axes=(1, 2))
+    want = ref.padded_correlate(x, kernel, (1, 1), (1, 2), pads, mode="symmetric")
+    assert got.dtype == want.dtype
+    if np.dtype(dtype).kind in "iu":
+        np.testing.assert_array_equal(got, want)
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+# -- peers --------------------------------------------------------------------------
+
+
+def test_scipy_ndimage_modes():
+    ndimage = pytest.importorskip("scipy.ndimage")
+    x = rng_input((12, 13), np.float64, seed=18, specials=False)
+    for ours, theirs in (("symmetric", "reflect"), ("reflect", "mirror"), ("edge", "nearest"),
+                         ("wrap", "wrap"), ("constant", "constant")):
+        np.testing.assert_array_equal(
+            wk.pool(x, 3, 1, padding="same", mode=ours, cval=2.0),
+            ndimage.maximum_filter(x, 3, mode=theirs, cval=2.0))
+        np.testing.assert_allclose(
+            wk.pool(x, 5, 1, reduce="mean", padding="same", mode=ours, cval=2.0),
+            ndimage.uniform_filter(x, 5, mode=theirs, cval=2.0), rtol=1e-12, atol=1e-12)
+        kernel = rng_input((3, 5), np.float64, seed=19, specials=False)
+        np.testing.assert_allclose(
+            wk.correlate(x, kernel, padding="same", mode=ours, cval=2.0),
+            ndimage.correlate(x, kernel, mode=theirs, cval=2.0), rtol=1e-12, atol=1e-12)
+
+
+def _torch():
+    return pytest.importorskip("torch", reason="PyTorch not installed: the numpy "
+                               "reference checks above still run")
+
+
+@pytest.mark.parametrize("k, s, p, d, ceil_mode", [(3, 2, 1, 1, False), (3, 2, 1, 1, True),
+                                                   (2, 2, 0, 1, True), (3, 1, 1, 2, False),
+                                                   (4, 3, 2, 1, True), (3, 2, 1, 2, True)])
+def test_pytorch_max_and_avg_pool(k, s, p, d, ceil_mode):
+    torch = _torch()
+    x = rng_input((2, 3, 11, 10), np.float32, seed=20, specials=False)
+    t = torch.from_numpy(x)
+    want = torch.nn.functional.max_pool2d(t, k, s, p, d, ceil_mode=ceil_mode).numpy()
+    np.testing.assert_array_equal(
+        wk.max_pool(x, k, s, padding=p, dilation=d, ceil_mode=ceil_mode), want)
+    x1 = x[:, :, 0]
+    np.testing.assert_array_equal(
+        wk.max_pool(x1, (k,), s, padding=p, dilation=d, ceil_mode=ceil_mode),
+        torch.nn.functional.max_pool1d(torch.from_numpy(x1), k, s, p, d, ceil_mode).numpy())
+    if d == 1:
+        for include in (False, True):
+            want = torch.nn.functional.avg_pool2d(t, k, s, p, ceil_mode=ceil_mode,
+                                                  count_include_pad=include).numpy()
+            got = wk.mean_pool(x, k, s, padding=p, ceil_mode=ceil_mode,
+                               mode="constant" if include else None)
+            np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_pytorch_max_pool3d():
+    torch = _torch()
+    x = rng_input((2, 6, 7, 8), np.float32, seed=21, specials=False)
+    want = torch.nn.functional.max_pool3d(torch.from_numpy(x), 3, 2, 1, ceil_mode=True).numpy()
+    np.testing.assert_array_equal(wk.max_pool(x, (3, 3, 3), 2, padding=1, ceil_mode=True), want)
+
+
+@pytest.mark.parametrize("padding, d", [(1, 1), (2, 2), ("same", 1), ("same", 2), (0, 3)])
+def test_pytorch_conv2d(padding, d):
+    torch = _torch()
+    x = rng_input((12, 11), np.float32, seed=22, specials=False)
+    kernel = rng_input((3, 3), np.float32, seed=23, specials=False)
+    want = torch.nn.functional.conv2d(torch.from_numpy(x)[None, None],
+                                      torch.from_numpy(kernel)[None, None],
+                                      padding=padding, dilation=d).numpy()[0, 0]
+    got = wk.correlate(x, kernel, padding=padding, dilation=d)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+# -- memory ------------------------------------------------------------------------
+
+
+def test_no_padded_copy():
+    x = rng_input((1024, 1024), np.float64, specials=False)
+    for reduce, mode in (("max", None), ("mean", "reflect")):
+        wk.pool(x[:64, :64], 3, 1, reduce=reduce, padding="same", mode=mode)  # compile
+        tracemalloc.start()
+        out = wk.pool(x, 3, 1, reduce=reduce, padding="same", mode=mode)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        # The output (8 MiB), a band of the interior's output (the plan
+        # writes it through a temporary) and border pieces of a few rows:
+        # far from a padded copy's 8 MiB more.
+        assert peak < out.nbytes + BAND_BYTES + 300_000, (reduce, mode, peak)
+
+
+# -- bad arguments -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"padding": -1}, ValueError, "padding must not be negative"),
+    ({"padding": ((1, -1), 0)}, ValueError, "padding must not be negative"),
+    ({"padding": "half"}, ValueError, "padding must be one of 'valid', 'same', 'full'"),
+    ({"padding": (1, 1, 1)}, ValueError, "3 entries for 2 windowed axes"),
+    ({"padding": ((1, 2, 3), 0)}, ValueError, "a .before, after. pair"),
+    ({"padding": 1.5}, TypeError, "padding must be"),
+    ({"dilation": 0}, ValueError, "dilation entries must be at least 1"),
+    ({"dilation": (1, 2, 3)}, ValueError, "dilation .* has 3 entries"),
+    ({"dilation": 1.0}, TypeError, "dilation must be an integer"),
+    ({"ceil_mode": 1}, TypeError, "ceil_mode must be True or False"),
+    ({"mode": "mirror"}, ValueError, "mode must be one of 'ignore', 'constant'"),
+    ({"mode": "constant", "cval": 300}, ValueError, "cval 300 cannot be held by x's dtype uint8"),
+    ({"mode": "constant", "cval": 0.5}, ValueError, "cval 0.5 cannot be held"),
+    ({"mode": "constant", "cval": "a"}, TypeError, "cval must be a number"),
+    ({"padding": 3, "stride": 1}, ValueError, "window 0 along axis 0 holds no element of x"),
+    ({"padding": 1, "dilation": 5}, ValueError, "does not fit axis 0"),
+])
+def test_pool_bad_arguments(kwargs, error, message):
+    x = np.zeros((6, 6), np.uint8)
+    kwargs = dict(kwargs)
+    stride = kwargs.pop("stride", None)
+    with pytest.raises(error, match=message):
+        wk.pool(x, 3, stride, **kwargs)
+
+
+def test_pool_mode_checked_without_padding():
+    x = np.zeros((6, 6), np.uint8)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        wk.pool(x, 3, mode="nearest")
+    with pytest.raises(ValueError, match="cval 256 cannot be held"):
+        wk.pool(x, 3, mode="constant", cval=256)
+
+
+def test_correlate_bad_arguments():
+    x, kernel = np.zeros((6, 6)), np.ones((3, 3))
+    with pytest.raises(ValueError, match="mode='ignore' is for pools only"):
+        wk.correlate(x, kernel, padding=1, mode="ignore")
+    with pytest.raises(ValueError, match="mode must be one of 'constant', 'edge'"):
+        wk.convolve(x, kernel, padding=1, mode="nearest")
+    with pytest.raises(TypeError, match="ceil_mode"):
+        wk.correlate(x, kernel, ceil_mode=True)
+    with pytest.raises(ValueError, match="cval inf cannot be held by x's dtype int64"):
+        wk.correlate(x.astype(np.int64), kernel, padding=1, cval=np.inf)
+    with pytest.raises(ValueError, match="padding must not be negative"):
+        wk.correlate(x, kernel, padding=-2)
+
+
+def test_dask_not_yet():
+    da = pytest.importorskip("dask.array")
+    x = da.zeros((8, 8), chunks=4)
+    with pytest.raises(NotImplementedError, match="not available for Dask arrays yet"):
+        wk.pool(x, 3, padding=1)
+
+
+def test_windows_dilated_is_a_view_padded_is_read_only():
+    x = rng_input((7, 8), np.float64, seed=24, specials=False)
+    view = wk.windows(x, 2, dilation=3)
+    assert np.shares_memory(view, x)
+    assert view.shape == wk.output_shape(x.shape, 2, dilation=3) + (2, 2)
+    np.testing.assert_array_equal(view[1, 2], x[1:5:3, 2:6:3])
+    padded = wk.windows(x, 3, 2, padding="same", mode="reflect")
+    assert not padded.flags.writeable and not np.shares_memory(padded, x)
+    np.testing.assert_array_equal(padded.max(axis=(2, 3)),
+                                  wk.pool(x, 3, 2, padding="same", mode="reflect"))
+
+
+def test_explain_and_choose_method_report_the_padding():
+    e = wk.explain((112, 112), 3, 2, padding="same")
+    assert e.padding == ((0, 1), (0, 1)) and e.out_shape == (56, 56)
+    assert "padding (0, 1), dilation 1: floor((112 + 0 + 1 - 3) / 2) + 1 = 56" in str(e)
+    assert wk.explain(10, 3, dilation=2).out_shape == (6,)
+    choice = wk.choose_method("max", (112, 112), 3, 2, padding=1)
+    assert choice.padding == ((1, 1), (1, 1))
+    assert "touch the padding" in choice.layout
+    assert wk.choose_method("max", (112, 112), 3, 2).padding is None
+    choice = wk.choose_method("correlate", (64, 64), (3, 3), padding="same", dilation=2)
+    assert choice.padding == ((2, 2), (2, 2)) and "residue class" in choice.layout
