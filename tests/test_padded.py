@@ -432,3 +432,82 @@ def test_explain_and_choose_method_report_the_padding():
     assert wk.choose_method("max", (112, 112), 3, 2).padding is None
     choice = wk.choose_method("correlate", (64, 64), (3, 3), padding="same", dilation=2)
     assert choice.padding == ((2, 2), (2, 2)) and "residue class" in choice.layout
+
+
+# -- random geometries -----------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@st.composite
+def padded_case(draw):
+    ndim = draw(st.integers(1, 3))
+    n_axes = draw(st.integers(1, min(2, ndim)))
+    shape = tuple(draw(st.lists(st.integers(1, 9), min_size=ndim, max_size=ndim)))
+    axes = tuple(draw(st.permutations(range(ndim)))[:n_axes])
+    window = tuple(draw(st.integers(1, 4)) for _ in axes)
+    stride = tuple(draw(st.integers(1, 4)) for _ in axes)
+    dilation = tuple(draw(st.integers(1, 3)) for _ in axes)
+    kind = draw(st.sampled_from(["same", "full", "int", "pairs"]))
+    if kind == "int":
+        padding = draw(st.integers(0, 3))
+    elif kind == "pairs":
+        padding = tuple((draw(st.integers(0, 3)), draw(st.integers(0, 3))) for _ in axes)
+    else:
+        padding = kind
+    mode = draw(st.sampled_from(MODES))
+    ceil_mode = draw(st.booleans())
+    reduce = draw(st.sampled_from(["max", "min", "sum", "mean"]))
+    dtype = draw(st.sampled_from(["float64", "int16"]))
+    return shape, axes, window, stride, dilation, padding, mode, ceil_mode, reduce, dtype
+
+
+@settings(max_examples=300, deadline=None)
+@given(padded_case())
+def test_random_geometries_match_the_reference(case):
+    shape, axes, window, stride, dilation, padding, mode, ceil_mode, reduce, dtype = case
+    x = rng_input(shape, dtype, seed=sum(shape))
+    pads = resolved(padding, shape, axes, window, stride, dilation)
+    extents = [d * (k - 1) + 1 for k, d in zip(window, dilation)]
+    fits = all(e <= shape[a] + b + c for a, e, (b, c) in zip(axes, extents, pads))
+    lengths = [ref.out_length(shape[a], k, s, b, c, d, ceil_mode)
+               for a, k, s, d, (b, c) in zip(axes, window, stride, dilation, pads)]
+    call = dict(reduce=reduce, axes=axes, padding=padding, mode=mode, dilation=dilation,
+                ceil_mode=ceil_mode)
+    if not fits:
+        with pytest.raises(ValueError, match="does not fit"):
+            wk.pool(x, window, stride, **call)
+        return
+    if mode == "ignore":
+        # A window must hold an element of x along every axis.
+        empty = False
+        for a, k, s, d, (b, _), n_out in zip(axes, window, stride, dilation, pads, lengths):
+            for o in range(n_out):
+                if not any(b <= o * s + j * d < b + shape[a] for j in range(k)):
+                    empty = True
+        if empty:
+            with pytest.raises(ValueError, match="holds no element of x"):
+                wk.pool(x, window, stride, **call)
+            return
+    check_pool(x, window, stride, **call)
+
+
+@settings(max_examples=100, deadline=None)
+@given(padded_case(), st.booleans())
+def test_random_correlations_match_the_reference(case, convolve):
+    shape, axes, window, stride, dilation, padding, mode, _, _, _ = case
+    if mode == "ignore":
+        mode = "constant"
+    x = rng_input(shape, np.float64, seed=sum(shape))
+    kernel = rng_input(window, np.float64, seed=len(shape), specials=False)
+    pads = resolved(padding, shape, axes, window, stride, dilation)
+    extents = [d * (k - 1) + 1 for k, d in zip(window, dilation)]
+    op = wk.convolve if convolve else wk.correlate
+    call = dict(axes=axes, padding=padding, mode=mode, dilation=dilation, cval=1.5)
+    if not all(e <= shape[a] + b + c for a, e, (b, c) in zip(axes, extents, pads)):
+        with pytest.raises(ValueError, match="does not fit"):
+            op(x, kernel, stride, **call)
+        return
+    want = ref.padded_correlate(x, kernel, stride, axes, pads, dilation, mode, 1.5, convolve)
+    np.testing.assert_allclose(op(x, kernel, stride, **call), want, rtol=1e-12, atol=1e-12)
