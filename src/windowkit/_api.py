@@ -321,17 +321,21 @@ def _no_dask(x):
 
 def _beyond_valid_pool(x, window, stride, reduce, axes, padding, mode, cval, dilation,
                        ceil_mode, out, impl, method):
-    _no_dask(x)
     v.check_choice(reduce, "reduce", v.REDUCTIONS)
     v.check_choice(impl, "impl", v.IMPLS)
     v.check_choice(method, "method", v.POOL_METHODS)
-    x = v.as_input_array(x)
+    if not _dask.is_dask_array(x):
+        x = v.as_input_array(x)
     geometry = v.geometry(x.shape, window, stride, axes, default_stride="window",
                           padding=padding, dilation=dilation, ceil_mode=ceil_mode)
     mode, cval = v.boundary(mode, cval, x.dtype, "pool")
-    if geometry.is_valid:
+    if geometry.is_valid:  # padding 0, dilation 1, ceil_mode off
+        if _dask.is_dask_array(x):
+            return _dask.pool(x, geometry.window, geometry.stride, reduce, geometry.axes, out,
+                              impl, method)
         return _plan.pool(x, geometry.window, geometry.stride, geometry.axes, reduce, method,
                           impl, out)
+    _no_dask(x)
     return _padded.pool(x, geometry, reduce, mode, cval, method, impl, out)
 
 
@@ -532,15 +536,16 @@ def convolve(x, kernel, stride=1, *, axes=None, padding="valid", mode="constant"
 def _correlate(x, kernel, stride, axes, padding, mode, cval, dilation, out, impl, method, *,
                flip):
     if not _is_valid(padding, dilation, False):
-        _no_dask(x)
         v.check_choice(impl, "impl", v.IMPLS)
         v.check_choice(method, "method", v.CORRELATE_METHODS)
-        x = v.as_input_array(x)
+        if not _dask.is_dask_array(x):
+            x = v.as_input_array(x)
         kernel = v.as_kernel_array(kernel)
         geometry = v.geometry(x.shape, kernel.shape, stride, axes, name="kernel",
                               padding=padding, dilation=dilation)
         mode, cval = v.boundary(mode, cval, x.dtype, "correlate")
         if not geometry.is_valid:
+            _no_dask(x)
             return _padded.correlate(x, kernel, geometry, mode, cval, method, impl, flip, out)
     elif mode != "constant" or type(cval) is not int or cval != 0:
         v.boundary(mode, cval, _dtype_of(x), "correlate")  # checked, though nothing is padded

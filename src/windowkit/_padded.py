@@ -10,8 +10,9 @@ of border strips, peeled one windowed axis at a time: the strips along the
 first axis span every output of the others, those along the second only
 the interior range of the first, and so on. Each strip is computed from a
 small piece of the padded input, gathered through one index table per axis
-(:func:`source_index`): at most ``extent - 1 + stride`` rows of input per
-output row of the strip.
+(:func:`source_index`): the ``(outputs - 1) * stride + extent`` positions
+its windows span along each axis, sliced from the input where they all lie
+in it.
 
 Dilation needs no kernel of its own: along an axis of dilation ``d`` and
 stride ``s``, the outputs ``o0, o0 + P, o0 + 2P, ...`` (``P = d / gcd(s,
@@ -41,8 +42,8 @@ from . import _validation as v
 CVAL, IGNORE = -1, -2
 
 # The interior is computed in bands of about this many output bytes along
-# the first axis: the plan writes a strided output (the interior of the
-# whole) through a C-ordered temporary of its size, so a band bounds it.
+# the first axis, each into one reused C-ordered buffer and copied into the
+# output: the scratch a padded call adds (see interior).
 BAND_BYTES = 1 << 20
 
 
@@ -115,8 +116,7 @@ class Frame:
             self.interior.append((low, high))
 
     def strips(self):
-        """``(position, ranges)`` of every border strip: one output range per
-        windowed axis (the others whole)."""
+        """Every non-empty border strip, as one output range per windowed axis."""
         g = self.geometry
         ranges = [(0, g.out_shape[axis]) for axis in g.axes]
         for position, (low, high) in enumerate(self.interior):
@@ -209,7 +209,7 @@ def check_windows_hold_elements(frame):
     g = frame.geometry
     for axis, k, s, d, (before, _) in zip(g.axes, g.window, g.stride, g.dilation, g.padding):
         n, n_out = frame.shape[axis], g.out_shape[axis]
-        empty = np.flatnonzero(window_counts(n_out, k, s, d, before, before + frame.shape[axis]) == 0)
+        empty = np.flatnonzero(window_counts(n_out, k, s, d, before, before + n) == 0)
         if empty.size:
             raise ValueError(
                 f"window {empty[0]} along axis {axis} holds no element of x "
@@ -235,7 +235,8 @@ def dilated(valid, x, geometry, out):
         for o0 in range(min(period, n_out)):
             count = -(-(n_out - o0) // period)
             residue, first = (o0 * s) % d, (o0 * s) // d
-            x_slice = slice(residue + first * d, residue + (first + (count - 1) * step + k - 1) * d + 1, d)
+            last = residue + (first + (count - 1) * step + k - 1) * d  # its last element
+            x_slice = slice(residue + first * d, last + 1, d)
             classes.append((x_slice, slice(o0, None, period), step))
         per_axis.append(classes)
     for combination in itertools.product(*per_axis):
@@ -254,7 +255,7 @@ def interior(run, x, out, geometry):
     BAND_BYTES of output: each band is computed into one reused C-ordered
     buffer (in cache, its pages touched once) and copied into ``out``,
     whose rows are strided when the output is padded along its last axes;
-    the loops write such an output no faster (see docs/methods.md)."""
+    the loops write such an output slower still (see docs/methods.md)."""
     if out.flags.c_contiguous:
         run(x, out)
         return

@@ -195,7 +195,7 @@ def padded_length(n, k, s, before, after, ceil_mode):
     return length
 
 
-def _padding_pairs(padding, shape, axes, window, stride, extent, name):
+def _padding_pairs(padding, shape, axes, stride, extent):
     """``padding`` as one ``(before, after)`` pair per windowed axis."""
     if isinstance(padding, str):
         check_choice(padding, "padding", PADDINGS)
@@ -273,7 +273,7 @@ def padded_geometry(valid, shape, padding, dilation, ceil_mode, name):
         raise ValueError(f"dilation entries must be at least 1, got {dilation}")
     extent = tuple((k - 1) * d + 1 for k, d in zip(window, dilation))
     stride = valid.stride
-    pairs = _padding_pairs(padding, shape, axes, window, stride, extent, name)
+    pairs = _padding_pairs(padding, shape, axes, stride, extent)
     out_shape = list(shape)
     capped = []
     for axis, e, s, (before, after) in zip(axes, extent, stride, pairs):
