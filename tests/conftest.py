@@ -76,7 +76,7 @@ settings.load_profile("windowkit")
 # CONTRIBUTING.md), 456 with an empty cache once pixels side by side took
 # block_pool with interleaved channels (55 more block_pool copies: test_ops'
 # transposed_view layout, channels last, sweeps every block width through
-# them). 475 with an empty cache once padding came (issue 16: an interior
+# them). 477 with an empty cache once padding came (issue 16: an interior
 # that is a slice of x, and dilation's residue views, run the loops'
 # any-layout copies for the dtypes test_padded sweeps). A change that
 # multiplies compiles fails the run.

@@ -524,3 +524,11 @@ def test_dask_takes_padding_zero():
                                   wk.correlate(x, kernel))
     with pytest.raises(NotImplementedError, match="Dask"):
         wk.correlate(lazy, kernel, padding="same")
+
+
+def test_choose_method_takes_a_window_that_fits_only_padded():
+    choice = wk.choose_method("max", (2, 2), 3, 1, padding=1)
+    assert choice.padding == ((1, 1), (1, 1))
+    assert wk.pool(np.ones((2, 2)), 3, 1, padding=1).shape == (2, 2)
+    with pytest.raises(ValueError, match="does not fit"):
+        wk.choose_method("max", (2, 2), 3, 1)

@@ -613,24 +613,31 @@ def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64
         raise ValueError(f"strides {tuple(strides)} has {len(strides)} entries for a shape of "
                          f"{len(shape)} axes")
     strides = tuple(int(s) for s in strides)
-    if op in ("correlate", "convolve"):
-        default, name = 1, "kernel"
-        if ceil_mode:
-            raise ValueError("ceil_mode is for pools only; correlate and convolve reject it")
-        geometry = v.geometry(shape, window, 1 if stride is None else stride, axes, name="kernel")
+    correlation = op in ("correlate", "convolve")
+    if correlation and ceil_mode:
+        raise ValueError("ceil_mode is for pools only; correlate and convolve reject it")
+    padded = v.geometry(shape, window, stride, axes, default_stride=1 if correlation else "window",
+                        name="kernel" if correlation else "window", padding=padding,
+                        dilation=dilation, ceil_mode=ceil_mode)
+    # The method is the one the interior and the border pieces run: that of
+    # the valid windows of x padded (a window need not fit x itself).
+    plan_shape = list(shape)
+    for axis, (before, after) in zip(padded.axes, padded.padding):
+        plan_shape[axis] += before + after
+    plan_shape = tuple(plan_shape)
+    if correlation:
+        geometry = v.geometry(plan_shape, window, 1 if stride is None else stride, axes,
+                              name="kernel")
         kernel = np.zeros(geometry.window, dtype)
-        plan = _plan.correlate_plan(shape, dtype, kernel, geometry.stride, geometry.axes, "auto",
-                                    "numba", op == "convolve", strides)
-        choice = _methods.choose_correlate_method(shape, geometry, dtype)
+        plan = _plan.correlate_plan(plan_shape, dtype, kernel, geometry.stride, geometry.axes,
+                                    "auto", "numba", op == "convolve", strides)
+        choice = _methods.choose_correlate_method(plan_shape, geometry, dtype)
     else:
-        default, name = "window", "window"
-        geometry = v.geometry(shape, window, stride, axes, default_stride="window")
-        plan = _plan.pool_plan(shape, dtype, geometry.window, geometry.stride, geometry.axes,
-                               op, "auto", "numba", strides)
+        geometry = v.geometry(plan_shape, window, stride, axes, default_stride="window")
+        plan = _plan.pool_plan(plan_shape, dtype, geometry.window, geometry.stride,
+                               geometry.axes, op, "auto", "numba", strides)
         choice = plan.choice
     layout = _plan.layout(plan, shape, geometry.axes)
-    padded = v.geometry(shape, window, stride, axes, default_stride=default, name=name,
-                        padding=padding, dilation=dilation, ceil_mode=ceil_mode)
     if padded.is_valid:
         return dataclasses.replace(choice, layout=layout)
     layout += ("; the interior windows on x in place, those that touch the padding "
