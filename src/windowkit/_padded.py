@@ -150,17 +150,17 @@ class Frame:
             tables.append(source_index(positions, self.shape[axis], before, after, self.mode))
         return tables
 
-    def counts(self, ranges, low_is_input):
+    def counts(self, ranges, input_only):
         """Elements per window of the outputs ``ranges``, broadcast over the
         output's axes: along each windowed axis, those that lie in the input
-        (``low_is_input``) or in the padded axis."""
+        (``input_only``) or anywhere in the padded axis."""
         g = self.geometry
         total = None
         shape = [1] * len(self.shape)
         for axis, k, e, s, d, (before, after), (start, stop) in zip(
                 g.axes, g.window, self.extent, g.stride, g.dilation, g.padding, ranges):
             n = self.shape[axis]
-            low, high = (before, before + n) if low_is_input else (0, n + before + after)
+            low, high = (before, before + n) if input_only else (0, n + before + after)
             along = window_counts(stop, k, s, d, low, high)[start:]
             shape[axis] = stop - start
             along = along.reshape(shape)

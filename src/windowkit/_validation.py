@@ -262,13 +262,7 @@ def padded_geometry(valid, shape, padding, dilation, ceil_mode, name):
     axes, window = valid.axes, valid.window
     if type(ceil_mode) is not bool and not isinstance(ceil_mode, np.bool_):
         raise TypeError(f"ceil_mode must be True or False, got {ceil_mode!r}")
-    dilation = _int_or_tuple(dilation, "dilation")
-    if isinstance(dilation, int):
-        dilation = (dilation,) * len(window)
-    if len(dilation) != len(window):
-        raise ValueError(
-            f"dilation {dilation} has {len(dilation)} entries but the window has "
-            f"{len(window)}; give one per windowed axis, or a single int")
+    dilation = _one_per_axis(dilation, "dilation", len(window))
     if any(d < 1 for d in dilation):
         raise ValueError(f"dilation entries must be at least 1, got {dilation}")
     extent = tuple((k - 1) * d + 1 for k, d in zip(window, dilation))
@@ -287,6 +281,19 @@ def padded_geometry(valid, shape, padding, dilation, ceil_mode, name):
         capped.append(min(s, n + before + after))
     return Geometry(axes, window, tuple(capped), tuple(out_shape), dilation, pairs,
                     bool(ceil_mode))
+
+
+def _one_per_axis(value, name, n_axes):
+    """``value`` (an int, or one per windowed axis) as a tuple of ``n_axes`` ints."""
+    value = _int_or_tuple(value, name)
+    if isinstance(value, int):
+        return (value,) * n_axes
+    if len(value) != n_axes:
+        raise ValueError(
+            f"{name} {value} has {len(value)} entries but the window has {n_axes}; "
+            f"give one {name} per windowed axis, or a single int"
+        )
+    return value
 
 
 def plain(value):
@@ -332,14 +339,7 @@ def _geometry(shape, window, stride, axes, default_stride, name, fit=True):
 
     if stride is None:
         stride = window if default_stride == "window" else default_stride
-    stride = _int_or_tuple(stride, "stride")
-    if isinstance(stride, int):
-        stride = (stride,) * len(window)
-    if len(stride) != len(window):
-        raise ValueError(
-            f"stride {stride} has {len(stride)} entries but the window has {len(window)}; "
-            "give one stride per windowed axis, or a single int"
-        )
+    stride = _one_per_axis(stride, "stride", len(window))
     if any(s <= 0 for s in stride):
         raise ValueError(f"stride entries must be positive, got {stride}")
 
