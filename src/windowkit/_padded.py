@@ -41,12 +41,6 @@ from . import _validation as v
 # Index-table entries for padded positions that hold no input element.
 CVAL, IGNORE = -1, -2
 
-# The interior is computed in bands of about this many output bytes along
-# the first axis, each into one reused C-ordered buffer and copied into the
-# output: the scratch a padded call adds (see interior).
-BAND_BYTES = 1 << 20
-
-
 def source_index(positions, n, before, after, mode):
     """For padded positions (0 is the first element of the padding before),
     the input index each holds: ``CVAL`` for a constant, ``IGNORE`` for a
@@ -175,13 +169,18 @@ def piece(x, frame, ranges, fill_cval, fill_ignore):
     g = frame.geometry
     tables = frame.tables(ranges)
     # Axes whose table is a run of input indices are sliced (a view), the
-    # others gathered (a copy): the gathers come last, on the sliced view.
+    # others gathered (a copy) from the slice their indices span: the
+    # gathers come last, on the sliced view, which np.take copies first
+    # when it is not contiguous (the whole input, were it not sliced).
     index, gathers = [slice(None)] * x.ndim, []
     for axis, table in zip(g.axes, tables):
         if table[0] >= 0 and np.array_equal(table, np.arange(table[0], table[0] + table.size)):
             index[axis] = slice(table[0], table[0] + table.size)
         else:
-            gathers.append((axis, np.maximum(table, 0)))
+            held = table[table >= 0]
+            low = held.min() if held.size else 0
+            index[axis] = slice(low, held.max() + 1 if held.size else 1)
+            gathers.append((axis, np.where(table >= 0, table - low, 0)))
     gathered = x[tuple(index)]
     for axis, table in gathers:
         gathered = np.take(gathered, table, axis=axis)
@@ -249,33 +248,6 @@ def dilated(valid, x, geometry, out):
         valid(x[tuple(x_index)], tuple(strides), out[tuple(out_index)])
 
 
-def interior(run, x, out, geometry):
-    """``run(x_part, out_part)`` over the interior ``x`` and ``out`` (the
-    valid, dilated windows of ``x``), in bands along axis 0 of about
-    BAND_BYTES of output: each band is computed into one reused C-ordered
-    buffer (in cache, its pages touched once) and copied into ``out``,
-    whose rows are strided when the output is padded along its last axes;
-    the loops write such an output slower still (see docs/methods.md)."""
-    if out.flags.c_contiguous:
-        run(x, out)
-        return
-    rows = max(1, BAND_BYTES // max(1, out[:1].nbytes))
-    n = out.shape[0]
-    buffer = np.empty((min(rows, n),) + out.shape[1:], out.dtype)
-    if 0 in geometry.axes:
-        position = geometry.axes.index(0)
-        s, e = geometry.stride[position], geometry.extent[position]
-    for start in range(0, n, rows):
-        stop = min(n, start + rows)
-        if 0 in geometry.axes:
-            x_part = x[start * s:(stop - 1) * s + e]
-        else:  # a batch axis
-            x_part = x[start:stop]
-        band = buffer[:stop - start]
-        run(x_part, band)
-        out[start:stop] = band
-
-
 # -- the operations ----------------------------------------------------------------
 
 
@@ -296,8 +268,9 @@ def pool(x, geometry, reduce, mode, cval, method, impl, out):
     inner = frame.interior_slices()
     if inner is not None:
         x_index, out_index = inner
-        interior(lambda x_part, out_part: dilated(valid(reduce), x_part, geometry, out_part),
-                 x[x_index], out[out_index], geometry)
+        # The interior's output rows are a slice of the output's, contiguous:
+        # the loops write them in place (see kernels._jit.row_view).
+        dilated(valid(reduce), x[x_index], geometry, out[out_index])
     extreme = reduce in ("max", "min")
     fill_ignore = identity("sum" if reduce == "mean" else reduce, x.dtype)
     for ranges in frame.strips():
@@ -329,8 +302,7 @@ def correlate(x, kernel, geometry, mode, cval, method, impl, flip, out):
     inner = frame.interior_slices()
     if inner is not None:
         x_index, out_index = inner
-        interior(lambda x_part, out_part: dilated(valid, x_part, geometry, out_part),
-                 x[x_index], out[out_index], geometry)
+        dilated(valid, x[x_index], geometry, out[out_index])
     for ranges in frame.strips():
         gathered = piece(x, frame, ranges, cval, 0)
         dilated(valid, gathered, geometry, out[out_slice(frame, ranges)])

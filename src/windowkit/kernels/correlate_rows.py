@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ._jit import helper, loop, output_rows
+from ._jit import helper, loop, output_rows, row_view
 
 
 # Column strides up to this are computed at stride 1 along the row, then
@@ -44,13 +44,13 @@ def correlate_rows(x, weights, stride, step, first_task, stop_task, out):
         b = task // (out_depth * out_rows)
         d = task // out_rows % out_depth
         r = task % out_rows
-        target = out[b, d, r]
+        target = row_view(out, b, d, r)
         sums = scratch if full_row else target
         for c in range(sums.shape[0]):
             sums[c] = 0
         for i in range(window_depth):
             for j in range(window_rows):
-                row = x[b, d * stride_depth + i, r * stride_rows + j]
+                row = row_view(x, b, d * stride_depth + i, r * stride_rows + j)
                 if step == 1:
                     correlate_row(sums, row, weights[i, j], 1 if full_row else stride_cols)
                 else:

@@ -13,7 +13,7 @@ and a loop that keeps it does not vectorise.
 
 import numpy as np
 
-from ._jit import helper, scalar
+from ._jit import helper, row_view, scalar
 
 # Reduction codes.
 MAX, MIN, SUM = 0, 1, 2
@@ -70,7 +70,7 @@ def depth_row(x, b, first_depth, window_depth, row, first_col, into, first, redu
     stored if ``first``, else combined with what ``into`` holds."""
     last_col = first_col + into.shape[0]
     for i in range(window_depth):
-        depth_slice = x[b, first_depth + i, row, first_col:last_col]
+        depth_slice = row_view(x, b, first_depth + i, row)[first_col:last_col]
         if first and i == 0:
             for c in range(into.shape[0]):
                 c = np.uintp(c)
@@ -105,14 +105,14 @@ def extreme_rows(x, b, first_depth, window_depth, first_row, window_rows, first_
     n_cols = into.shape[0]
     last_col = first_col + n_cols
     n_rows = window_depth * window_rows
-    first = x[b, first_depth, first_row, first_col:last_col]
+    first = row_view(x, b, first_depth, first_row)[first_col:last_col]
     if n_rows == 1:
         for c in range(n_cols):
             c = np.uintp(c)
             into[c] = first[c]
     for t in range(1, n_rows):
-        row = x[b, first_depth + t % window_depth, first_row + t // window_depth,
-                first_col:last_col]
+        row = row_view(x, b, first_depth + t % window_depth,
+                       first_row + t // window_depth)[first_col:last_col]
         # Pass t writes into ``into`` when the passes left are even.
         previous, target = (other, into) if (n_rows - 1 - t) % 2 == 0 else (into, other)
         if t == 1:
@@ -141,12 +141,12 @@ def extreme_row_into(into, previous, x, b, first_depth, window_depth, row, first
     :func:`depth_row`'s order: out of place for the first slice (see
     :func:`extreme_rows`), in place for the others."""
     last_col = first_col + into.shape[0]
-    first_slice = x[b, first_depth, row, first_col:last_col]
+    first_slice = row_view(x, b, first_depth, row)[first_col:last_col]
     for c in range(into.shape[0]):
         c = np.uintp(c)
         into[c] = combine(previous[c], first_slice[c], reduce)
     for i in range(1, window_depth):
-        depth_slice = x[b, first_depth + i, row, first_col:last_col]
+        depth_slice = row_view(x, b, first_depth + i, row)[first_col:last_col]
         for c in range(into.shape[0]):
             c = np.uintp(c)
             into[c] = combine(into[c], depth_slice[c], reduce)

@@ -12,7 +12,7 @@ import functools
 
 import numpy as np
 
-from ._jit import helper, loop, output_rows, scalar
+from ._jit import helper, loop, output_rows, row_view, scalar
 from .rows import MAX, SEGMENT, SUM, depth_row, extreme_rows, pool_row, segments
 
 # Windows side by side along the rows, at most this many columns wide, are
@@ -121,14 +121,14 @@ def separable_pool(reduce, doubling, in_place=False, pixels=False):
                 every = every_space[:width - (window_cols - 1) * step]
                 pool_row(column, window_cols, 1, step, divide_by, scratch_space[:width], every,
                          reduce, doubling, in_place)
-                out_row = out[b, d, r]
+                out_row = row_view(out, b, d, r)
                 for o in range(0, stop_out - first_out, step):
                     start = o * stride_cols
                     for c in range(step):
                         out_row[first_out + o + c] = every[start + c]
             else:
                 pool_row(column, window_cols, stride_cols, step, divide_by,
-                         scratch_space[:width], out[b, d, r, first_out:stop_out], reduce,
+                         scratch_space[:width], row_view(out, b, d, r)[first_out:stop_out], reduce,
                          doubling, in_place)
             segment += 1
             if segment == n_segments:

@@ -5,7 +5,7 @@ import functools
 
 import numpy as np
 
-from ._jit import loop, scalar
+from ._jit import loop, row_view, scalar
 from .rows import (SEGMENT, SUM, combine_into, copy_into, depth_row, extreme_row_into, pair_into,
                    pool_row, segments)
 
@@ -133,8 +133,8 @@ def van_herk_pool(reduce, doubling, in_place=False):
                 elif t > 0:
                     window_row, spare = spare, window_row
                     pair_into(window_row, spare, prefix, reduce)
+                out_row = row_view(out, b, d, start // stride_rows)
                 pool_row(window_row, window_cols, stride_cols, step, divide_by, spare,
-                         out[b, d, start // stride_rows, first_out:stop_out], reduce, doubling,
-                         in_place)
+                         out_row[first_out:stop_out], reduce, doubling, in_place)
 
     return van_herk_pool
