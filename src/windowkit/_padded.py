@@ -41,6 +41,7 @@ from . import _validation as v
 # Index-table entries for padded positions that hold no input element.
 CVAL, IGNORE = -1, -2
 
+
 def source_index(positions, n, before, after, mode):
     """For padded positions (0 is the first element of the padding before),
     the input index each holds: ``CVAL`` for a constant, ``IGNORE`` for a
