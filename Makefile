@@ -20,7 +20,8 @@ BENCH_CHECK := "Import" "Startup\.\w+\('(max_pool|numba\salone)'\)" \
 	"PoolStrided\.\w+\('max',\s2,\s1\)" \
 	"PoolMemory(Strided)?\.\w+\('max',\s3,\s1,\s'512x512'\)" \
 	"PoolReductions\.\w+\('max',\s2,\s1," "SmallInput\.\w+\('max'\)" \
-	"PoolLayout\.\w+\('HWC',\s'mean\s3/1'\)" "CorrelateLayout\.\w+\('HWC',\s1\)"
+	"PoolLayout\.\w+\('HWC',\s'mean\s3/1'\)" "CorrelateLayout\.\w+\('HWC',\s1\)" \
+	"PoolPadded\.\w+\('mean\s5/1',\s'same'\)" "CorrelatePadded\.\w+\('same',\s2\)"
 
 .PHONY: demo test bench-check bench bench-html compare clean
 

@@ -146,3 +146,21 @@ class CorrelateLayout(Timed):
 
     def time_correlate(self, layout, stride):
         wk.correlate(self.x, self.kernel, stride, axes=self.axes)
+
+
+class CorrelatePadded(Timed):
+    """A 3x3 correlation of a 2048x2048 float32 image with each padding
+    (zeros) and dilation: the border's cost beside the valid call, and
+    dilation's residue classes (one strided view of x each)."""
+
+    params = [["valid", "same", "full"], [1, 2]]
+    param_names = ["padding", "dilation"]
+
+    def setup(self, padding, dilation):
+        self.x = make_input(SHAPES["2048x2048"], "float32")
+        self.kernel = make_input((3, 3), "float32", seed=1)
+        wk.correlate(make_input((13, 13), "float32"), self.kernel, padding=padding,
+                     dilation=dilation)
+
+    def time_correlate(self, padding, dilation):
+        wk.correlate(self.x, self.kernel, padding=padding, dilation=dilation)

@@ -178,3 +178,33 @@ class PoolLayout(Timed):
 
     def time_pool(self, layout, case):
         wk.pool(self.x, self.window, self.stride, reduce=self.reduce, axes=self.axes)
+
+
+class PoolPadded(Timed):
+    """Padding beside the valid call on the same 2048x2048 float32 image
+    (and ResNet's stem on a batch of its 64-channel maps): what the border
+    costs, the interior being the valid call's work. ``padding`` 1 is
+    PyTorch's padded pooling (the padding ignored), "same" keeps the size
+    (with mode "reflect" for the mean, as an image filter)."""
+
+    params = [["max 3/1", "max 3/2", "mean 5/1", "stem 3/2"], ["valid", 1, "same", "full"]]
+    param_names = ["case", "padding"]
+
+    def setup(self, case, padding):
+        reduce, sizes = case.split()
+        self.window, self.stride = map(int, sizes.split("/"))
+        self.reduce = "max" if reduce == "stem" else reduce
+        self.mode = "reflect" if reduce == "mean" and padding != "valid" else None
+        self.padding = padding
+        shape = (8, 64, 112, 112) if reduce == "stem" else SHAPES["2048x2048"]
+        self.x = make_input(shape, "float32")
+        small = make_input(shape[:-2] + (2 * self.window + 3,) * 2, "float32")
+        for method in ("separable", "van_herk"):
+            self.call(small, method)
+
+    def call(self, x, method="auto"):
+        return wk.pool(x, self.window, self.stride, reduce=self.reduce, padding=self.padding,
+                       mode=self.mode, method=method)
+
+    def time_pool(self, case, padding):
+        self.call(self.x)

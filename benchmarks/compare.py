@@ -61,10 +61,34 @@ class Case:
     last ones are a channels-last layout: (H, W, C) colour images, NHWC
     batches."""
 
-    def __init__(self, op, shape, dtype, window, stride, layout="C", axes=None):
+    def __init__(self, op, shape, dtype, window, stride, layout="C", axes=None,
+                 padding="valid", mode=None, dilation=1):
         self.op, self.shape, self.dtype = op, shape, np.dtype(dtype)
         self.window, self.stride, self.layout = window, stride, layout
         self.axes = tuple(axes or (len(shape) - 2, len(shape) - 1))
+        # Beyond valid windows (issue 16): mode None is the op's default
+        # ("ignore" for pools, "constant" 0 for correlate).
+        self.padding, self.mode, self.dilation = padding, mode, dilation
+
+    @property
+    def padded(self):
+        return self.padding != "valid"
+
+    @property
+    def geometry(self):
+        """The keywords beyond valid windows windowkit takes."""
+        keywords = {}
+        if self.padded:
+            keywords["padding"] = self.padding
+            if self.mode is not None:
+                keywords["mode"] = self.mode
+        if self.dilation != 1:
+            keywords["dilation"] = self.dilation
+        return keywords
+
+    @property
+    def mode_or_default(self):
+        return self.mode or ("constant" if self.op == "correlate" else "ignore")
 
     @property
     def channels_last(self):
@@ -75,14 +99,28 @@ class Case:
         size = "×".join(map(str, self.shape)) + (" F-order" if self.layout == "F" else "")
         if self.channels_last:
             size += " NHWC" if len(self.shape) == 4 else " HWC"
+        beyond = ""
+        if self.padded:
+            padding = (self.padding if isinstance(self.padding, str)
+                       else f"padding {self.padding}")
+            beyond += f", {padding}" + (f" {self.mode}" if self.mode else "")
+        if self.dilation != 1:
+            beyond += f", dilation {self.dilation}"
         if self.op == "correlate":
             return f"{size} {self.dtype.name}, correlate {self.window}×{self.window}" + (
-                f" stride {self.stride}" if self.stride != 1 else "")
-        return f"{size} {self.dtype.name}, {self.op} {self.window}/{self.stride}"
+                f" stride {self.stride}" if self.stride != 1 else "") + beyond
+        return f"{size} {self.dtype.name}, {self.op} {self.window}/{self.stride}" + beyond
 
     @property
     def out_shape(self):
-        return wk.output_shape(self.shape, self.window, self.stride, axes=self.axes)
+        return wk.output_shape(self.shape, self.window, self.stride, axes=self.axes,
+                               padding=self.padding, dilation=self.dilation)
+
+    def same_at_stride_1(self):
+        """Whether the case is a "same" filter the image libraries do: stride
+        1, odd window (centred as theirs), no dilation."""
+        return (self.padding == "same" and self.stride == 1 and self.window % 2 == 1
+                and self.dilation == 1)
 
     def window_shape(self):
         """The window as a shape of ``x.ndim`` axes: 1 along the others."""
@@ -120,6 +158,15 @@ TABLE_CASES = [
     Case("max", (32, 112, 112, 64), "float32", 3, 2, axes=(1, 2)),
     # Small inputs: the whole call's overhead (target: within 3x of PyTorch).
     Case("max", (8, 8), "float32", 2, 2),
+    # Beyond valid windows (issue 16), each after the valid call on the same
+    # input: the padded ÷ valid ratio is the cost of the border.
+    Case("max", (32, 64, 112, 112), "float32", 3, 2),
+    Case("max", (32, 64, 112, 112), "float32", 3, 2, padding=1),  # ResNet's stem
+    Case("max", (4096, 4096), "float32", 3, 1, padding="same"),
+    Case("mean", (2048, 2048), "float32", 5, 1),
+    Case("mean", (2048, 2048), "float32", 5, 1, padding="same", mode="reflect"),
+    Case("correlate", (2048, 2048), "float32", 3, 1, padding="same"),
+    Case("correlate", (1024, 1024), "float32", 3, 1, dilation=2),
 ]
 
 PLOT_WINDOWS = [2, 3, 5, 8, 16, 31]
@@ -134,8 +181,19 @@ PLOT_PANELS = [
 
 def run_windowkit(case, x, kernel):
     if case.op == "correlate":
-        return wk.correlate(x, kernel, case.stride, axes=case.axes)
-    return wk.pool(x, case.window, case.stride, reduce=case.op, axes=case.axes)
+        return wk.correlate(x, kernel, case.stride, axes=case.axes, **case.geometry)
+    return wk.pool(x, case.window, case.stride, reduce=case.op, axes=case.axes, **case.geometry)
+
+
+def valid_only(run):
+    """A runner for the valid, undilated cases alone (the peer has no
+    padding of its own; padding by hand copies the input)."""
+    def runner(case, x, kernel):
+        if case.padded or case.dilation != 1:
+            raise Unsupported("valid windows only")
+        return run(case, x, kernel)
+    runner.__name__ = run.__name__
+    return runner
 
 
 def _valid_slice(full, case, anchor):
@@ -195,19 +253,37 @@ def run_skimage(case, x, kernel):
     return block_reduce(x[crop], case.window_shape(), getattr(np, case.op))
 
 
+# np.pad's modes as scipy.ndimage and OpenCV name them. "ignore" for max and
+# min: the edge's copy is in the window already, so "nearest" agrees.
+NDIMAGE_MODES = {"constant": "constant", "edge": "nearest", "reflect": "mirror",
+                 "symmetric": "reflect", "wrap": "wrap"}
+
+
 def run_scipy_ndimage(case, x, kernel):
     from scipy import ndimage
 
     k = case.window
     size = case.window_shape()
+    mode = "reflect"  # ndimage's default; the valid crop never sees it
+    if case.padded or case.dilation != 1:
+        if not case.same_at_stride_1():
+            raise Unsupported("'same' at stride 1, odd windows")
+        mode = case.mode_or_default
+        if mode == "ignore" and case.op in ("max", "min"):
+            mode = "edge"
+        if mode not in NDIMAGE_MODES:
+            raise Unsupported(mode)
+        mode = NDIMAGE_MODES[mode]
     if case.op == "max":
-        full = ndimage.maximum_filter(x, size=size)
+        full = ndimage.maximum_filter(x, size=size, mode=mode)
     elif case.op == "min":
-        full = ndimage.minimum_filter(x, size=size)
+        full = ndimage.minimum_filter(x, size=size, mode=mode)
     elif case.op == "mean":
-        full = ndimage.uniform_filter(x, size=size, output=_mean_dtype(x))
+        full = ndimage.uniform_filter(x, size=size, output=_mean_dtype(x), mode=mode)
     else:
-        full = ndimage.correlate(x, kernel.reshape(size))
+        full = ndimage.correlate(x, kernel.reshape(size), mode=mode)
+    if case.padded:
+        return full
     # ndimage centres a window of size k on element k // 2.
     return _valid_slice(full, case, k // 2)
 
@@ -234,6 +310,8 @@ def run_opencv(case, x, kernel):
     k = case.window
     if x.dtype not in (np.uint8, np.float32, np.float64):
         raise Unsupported(x.dtype.name)
+    if case.padded or case.dilation != 1:
+        return _opencv_same(case, x, kernel)
     if x.ndim == 2 and not x.flags.c_contiguous:
         # OpenCV takes C-ordered images: an F-ordered one's transpose is one
         # (and the windows are square), so filter that and transpose back.
@@ -264,6 +342,30 @@ def run_opencv(case, x, kernel):
     return _valid_slice(full.reshape(x.shape), case, k // 2)
 
 
+def _opencv_same(case, x, kernel):
+    """A "same" filter of a 2-D image with OpenCV's border types."""
+    import cv2
+
+    if not case.same_at_stride_1() or x.ndim != 2 or case.channels_last:
+        raise Unsupported("'same' at stride 1 on a 2-D image")
+    borders = {"constant": cv2.BORDER_CONSTANT, "edge": cv2.BORDER_REPLICATE,
+               "reflect": cv2.BORDER_REFLECT_101, "symmetric": cv2.BORDER_REFLECT,
+               "ignore": cv2.BORDER_REPLICATE}  # "ignore": max and min only, below
+    mode = case.mode_or_default
+    if mode not in borders or (mode == "ignore" and case.op not in ("max", "min")):
+        raise Unsupported(mode)
+    border = borders[mode]
+    ones = np.ones((case.window, case.window), np.uint8)
+    if case.op == "max":
+        return cv2.dilate(x, ones, borderType=border)
+    if case.op == "min":
+        return cv2.erode(x, ones, borderType=border)
+    if case.op == "mean":
+        return cv2.blur(x.astype(_mean_dtype(x), copy=False), (case.window, case.window),
+                        borderType=border)
+    return cv2.filter2D(x, -1, kernel, borderType=border)
+
+
 def run_pytorch(case, x, kernel):
     import torch
     import torch.nn.functional as F
@@ -279,26 +381,48 @@ def run_pytorch(case, x, kernel):
             raise Unsupported("conv2d mixes channels")
     else:
         t = torch.from_numpy(x).reshape((-1, 1) + x.shape[-2:])
+    p, d = _pytorch_padding(case)
     with torch.no_grad():
         if case.op == "max":
-            y = F.max_pool2d(t, k, s)
+            y = F.max_pool2d(t, k, s, padding=p, dilation=d)
         elif case.op == "min":
-            y = -F.max_pool2d(-t, k, s)
+            y = -F.max_pool2d(-t, k, s, padding=p, dilation=d)
         elif case.op == "mean":
-            y = F.avg_pool2d(t, k, s)
+            if d != 1:
+                raise Unsupported("avg_pool2d has no dilation")
+            y = F.avg_pool2d(t, k, s, padding=p, count_include_pad=case.mode == "constant")
         else:
-            y = F.conv2d(t, torch.from_numpy(kernel)[None, None], stride=s)
+            y = F.conv2d(t, torch.from_numpy(kernel)[None, None], stride=s, padding=p,
+                         dilation=d)
     if case.channels_last:
         y = y.permute(0, 2, 3, 1)
     return y.numpy().reshape(case.out_shape)
 
 
+def _pytorch_padding(case):
+    """PyTorch's ``padding`` and ``dilation`` for the case: a symmetric
+    padding of what PyTorch pads with (the implicit -inf of max pooling,
+    zeros, or no element for ``count_include_pad=False``)."""
+    if not (case.padded or case.dilation != 1):
+        return 0, 1
+    mode = case.mode_or_default
+    if case.op == "correlate" and mode != "constant" or case.op != "correlate" and (
+            mode not in ("ignore", "constant") or mode == "constant" and case.op != "mean"):
+        raise Unsupported(mode)
+    pairs = set(wk.choose_method(
+        case.op, case.shape, case.window, case.stride, axes=case.axes, padding=case.padding,
+        dilation=case.dilation).padding)
+    if len(pairs) != 1 or len({before for pair in pairs for before in pair}) != 1:
+        raise Unsupported("a padding other than the same on every side")
+    return pairs.pop()[0], case.dilation
+
+
 RUNNERS = {
-    "numpy view": run_numpy_view,
-    "numpy reshape": run_numpy_reshape,
-    "skimage": run_skimage,
+    "numpy view": valid_only(run_numpy_view),
+    "numpy reshape": valid_only(run_numpy_reshape),
+    "skimage": valid_only(run_skimage),
     "scipy.ndimage": run_scipy_ndimage,
-    "scipy.signal": run_scipy_signal,
+    "scipy.signal": valid_only(run_scipy_signal),
     "OpenCV": run_opencv,
     "PyTorch": run_pytorch,
 }
@@ -500,7 +624,11 @@ def main(argv=None):
     parser.add_argument("--budget", type=float, default=20.0, help="seconds per case before stopping early")
     parser.add_argument("--quick", action="store_true", help="3 rounds, no plot: a smoke run")
     parser.add_argument("--no-write", action="store_true", help="print only; leave docs/ and README alone")
+    parser.add_argument("--only", default="", help="run the cases whose label holds this text "
+                        "(print only)")
     args = parser.parse_args(argv)
+    if args.only:
+        args.no_write = True
     if args.quick:
         args.rounds, args.budget = 3, 2.0
     try:
@@ -511,7 +639,7 @@ def main(argv=None):
         pass
 
     rows = []
-    for case in TABLE_CASES:
+    for case in [case for case in TABLE_CASES if args.only in case.label]:
         times, notes = measure(case, PEERS, args.rounds, args.budget)
         rows.append((case, times, notes))
         print(f"{case.label:45s} windowkit {format_time(times['windowkit']):>9s}  "

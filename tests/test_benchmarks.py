@@ -25,6 +25,11 @@ CASES = [
     (bench_correlate.Convolve, "time_convolve", (11, "numba")),
     (bench_loops.Loops, "time_op", ("correlate 3x3", "numba")),
     (bench_loops.Loops, "time_op", ("mean_pool 4/4", "numba")),
+    (bench_pool.PoolPadded, "time_pool", ("mean 5/1", "same")),
+    (bench_pool.PoolPadded, "time_pool", ("max 3/2", 1)),
+    (bench_pool.PoolPadded, "time_pool", ("stem 3/2", 1)),
+    (bench_correlate.CorrelatePadded, "time_correlate", ("same", 2)),
+    (bench_correlate.CorrelatePadded, "time_correlate", ("full", 1)),
 ] + [(bench_pool.PoolLayout, "time_pool", (layout, case)) for layout in ("HWC", "F")
      for case in ("max 3/1", "max 2/2", "mean 3/1")] + [
     (bench_correlate.CorrelateLayout, "time_correlate", (layout, stride))

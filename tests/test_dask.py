@@ -6,6 +6,7 @@ that, ``same`` asks for bitwise equality: a Dask block must compute each
 window exactly as the whole array does.
 """
 
+import re
 import subprocess
 import sys
 
@@ -250,3 +251,178 @@ def test_large_image_example_on_a_small_image(tmp_path, capsys):
     np.testing.assert_array_equal(np.load(tmp_path / "max_pool_4x4.npy"), wk.max_pool(image, 4))
     np.testing.assert_array_equal(np.load(tmp_path / "correlate_3x3.npy"),
                                   wk.correlate(image, example.SMOOTHING))
+
+
+# -- beyond valid windows: padding, boundary modes, dilation and ceil_mode ----------
+
+POOL_MODES = [None, "constant", "edge", "reflect", "symmetric", "wrap"]
+CORRELATE_MODES = ["constant", "edge", "reflect", "symmetric", "wrap"]
+
+
+def run_padded(op, x, window, stride, kernel_dtype=np.float64, **kwargs):
+    """``run`` with the geometry keywords; ceil_mode only for pools."""
+    if op in ("correlate", "convolve"):
+        kwargs.pop("ceil_mode", None)
+        if kwargs.get("mode") is None:
+            kwargs["mode"] = "constant"
+    return run(op, x, window, stride, kernel_dtype, **kwargs)
+
+
+def random_geometry(rng, op, n_axes):
+    """A window, stride and geometry keywords drawn at random: every padding
+    kind and mode, dilation, strides below and beyond the window, ceil_mode."""
+    window = tuple(int(k) for k in rng.integers(1, 6, n_axes))
+    stride = tuple(int(rng.integers(1, k + 3)) for k in window)
+    dilation = tuple(int(d) for d in rng.integers(1, 4, n_axes))
+    padding = [None, "same", "full", int(rng.integers(0, 4)),
+               tuple((int(rng.integers(0, 4)), int(rng.integers(0, 4))) for _ in window)][
+        int(rng.integers(0, 5))]
+    modes = CORRELATE_MODES if op in ("correlate", "convolve") else POOL_MODES
+    kwargs = dict(padding="valid" if padding is None else padding, dilation=dilation,
+                  mode=modes[int(rng.integers(0, len(modes)))], cval=float(rng.integers(-3, 3)),
+                  ceil_mode=bool(rng.integers(0, 2)))
+    return window, stride, kwargs
+
+
+def same_or_same_error(op, lazy_x, x, window, stride, **kwargs):
+    """The lazy result equals the in-memory one, or both raise the same ValueError."""
+    try:
+        expected = run_padded(op, x, window, stride, **kwargs)
+    except ValueError as error:
+        with pytest.raises(ValueError, match=re.escape(str(error))):
+            run_padded(op, lazy_x, window, stride, **kwargs)
+        return False
+    same(run_padded(op, lazy_x, window, stride, **kwargs), expected)
+    return True
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_padded_1d_every_padding_mode_dilation_and_ceil_mode(op):
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal(31)
+    x[[0, 15, 30]] = [np.nan, np.inf, -np.inf]  # specials at both borders
+    lazy_x = da.from_array(x, chunks=irregular_chunks(x.size, rng))
+    modes = CORRELATE_MODES if op in ("correlate", "convolve") else POOL_MODES
+    computed = 0
+    for window in (1, 3, 6):
+        for stride in (1, 2, window + 1):
+            for dilation in (1, 2, 5):
+                for padding in ("same", "full", 2, (0, 4)):
+                    for mode in modes:
+                        for ceil_mode in (False, True):
+                            computed += same_or_same_error(
+                                op, lazy_x, x, window, stride, padding=padding, mode=mode,
+                                cval=-1.5, dilation=dilation, ceil_mode=ceil_mode)
+    assert computed > 500
+
+
+@pytest.mark.parametrize("op", OPS)
+def test_padded_2d_and_3d_random_geometries_and_irregular_chunks(op):
+    rng = np.random.default_rng(22)
+    image = rng.standard_normal((2, 23, 19))
+    image[0, 0, :3] = np.nan
+    image[1, -1, -1] = np.inf
+    volume = rng.standard_normal((9, 8, 10)).astype(np.float32)
+    computed = 0
+    for x, axes in ((image, (1, 2)), (image, (2, 1)), (volume, None)):
+        for _ in range(25):
+            chunks = tuple(irregular_chunks(n, rng) for n in x.shape)
+            lazy_x = da.from_array(x, chunks=chunks)
+            n_axes = 3 if axes is None else 2
+            window, stride, kwargs = random_geometry(rng, op, n_axes)
+            computed += same_or_same_error(op, lazy_x, x, window, stride, axes=axes, **kwargs)
+    assert computed > 40
+
+
+@pytest.mark.parametrize("op", OPS)
+@pytest.mark.parametrize("dtype", [np.bool_, np.uint8, np.int16, np.float16, np.complex128])
+def test_padded_dtypes(op, dtype):
+    rng = np.random.default_rng(23)
+    x = (rng.standard_normal((3, 17, 14)) * 40).astype(dtype)
+    if dtype == np.complex128:
+        if op in ("max", "min"):
+            return  # no order: test_dtypes has the error
+        x += 1j * rng.standard_normal(x.shape)
+    lazy_x = da.from_array(x, chunks=((1, 2), (4, 1, 9, 3), (7, 2, 5)))
+    cval = True if dtype == np.bool_ else 3
+    for window, stride, kwargs in [
+            ((3, 3), 1, dict(padding="same", mode="reflect")),
+            ((4, 2), (2, 3), dict(padding=((1, 2), (0, 3)), mode="constant", cval=cval)),
+            ((2, 3), 2, dict(padding="full", dilation=(3, 2), mode="wrap")),
+            ((3, 2), 2, dict(padding=1, ceil_mode=True))]:
+        same_or_same_error(op, lazy_x, x, window, stride, axes=(1, 2), kernel_dtype=dtype,
+                           **kwargs)
+
+
+def test_padded_van_herk_float_sums_stay_identical_with_unaligned_chunks():
+    """With dilation d the row axis's residue classes are van Herk's views:
+    the interior's row boundaries move to multiples of lcm(s, d * lcm(k, s /
+    gcd(s, d))) so that each block groups the additions as the whole does."""
+    x = (np.random.default_rng(24).standard_normal((2, 130, 61)) * 1000).astype(np.float32)
+    for chunks in [(1, 17, 23), (2, (7, 50, 3, 70), (30, 31))]:
+        lazy_x = da.from_array(x, chunks=chunks)
+        for window, stride, dilation in [((15, 4), 1, 1), ((15, 3), 1, 2), ((9, 3), 2, 3)]:
+            for reduce in ("sum", "mean"):
+                kwargs = dict(reduce=reduce, axes=(1, 2), padding="same", mode="symmetric",
+                              dilation=dilation, method="van_herk")
+                same(wk.pool(lazy_x, window, stride, **kwargs), wk.pool(x, window, stride, **kwargs))
+
+
+@pytest.mark.parametrize("impl", ["python", "strided"])
+def test_padded_impls_inside_blocks(impl):
+    x = (np.random.default_rng(25).standard_normal((11, 13)) * 1000).astype(np.float32)
+    lazy_x = da.from_array(x, chunks=((3, 8), (5, 8)))
+    for reduce in ("max", "mean"):
+        kwargs = dict(reduce=reduce, padding="same", mode="edge", dilation=2, impl=impl)
+        same(wk.pool(lazy_x, 3, 1, **kwargs), wk.pool(x, 3, 1, **kwargs),
+             bitwise=impl != "strided" or reduce == "max")
+    kwargs = dict(padding=(2, 1), dilation=(1, 2), mode="reflect", impl=impl)
+    same(wk.correlate(lazy_x, x[:3, :2], 2, **kwargs), wk.correlate(x, x[:3, :2], 2, **kwargs),
+         bitwise=impl != "strided")
+
+
+def test_padded_blocks_hold_a_border_not_the_array():
+    """Every task of the graph makes at most a border strip or a chunk and its
+    halo: the
+    padded positions are gathered for the border strips alone, even with
+    "wrap", whose border reads the far end of the axis."""
+    from dask.callbacks import Callback
+
+    x = np.random.default_rng(26).standard_normal((240, 200))
+    lazy_x = da.from_array(x, chunks=(30, 25))
+    largest = []
+
+    class Largest(Callback):
+        def _posttask(self, key, result, dsk, state, worker_id):
+            # Views of x (from_array's own tasks hold x whole) cost nothing,
+            # and compute's last task puts the output's chunks together.
+            name = key[0] if isinstance(key, tuple) else key
+            if (isinstance(result, np.ndarray) and not np.may_share_memory(result, x)
+                    and not str(name).startswith("finalize")):
+                largest.append(result.nbytes)
+
+    for mode in ("wrap", "reflect", "constant"):
+        lazy = wk.mean_pool(lazy_x, 5, 1, padding="same", mode=mode, dilation=2)
+        with Largest():
+            result = lazy.compute(scheduler="sync")
+        np.testing.assert_array_equal(
+            result, wk.mean_pool(x, 5, 1, padding="same", mode=mode, dilation=2))
+    # A border strip is 240 x (4 + 8) elements at most; a chunk with its halo
+    # 38 x 33: far below the 384 KB of the array.
+    assert max(largest) <= 240 * 20 * x.itemsize, max(largest)
+
+
+def test_padded_errors_before_any_work():
+    lazy_x = da.ones((10, 10), chunks=4)
+    with pytest.raises(TypeError, match="out= cannot be used with a Dask array"):
+        wk.max_pool(lazy_x, 3, padding=1, out=np.empty((5, 5)))
+    with pytest.raises(TypeError, match="out= cannot be used with a Dask array"):
+        wk.correlate(lazy_x, np.ones((2, 2)), padding="same", out=np.empty((10, 10)))
+    with pytest.raises(ValueError, match="holds no element of x"):
+        wk.max_pool(lazy_x, 2, 1, padding=3)
+    with pytest.raises(ValueError, match="mode must be one of"):
+        wk.max_pool(lazy_x, 2, padding=1, mode="nearest")
+    with pytest.raises(ValueError, match="unknown chunk sizes"):
+        wk.max_pool(lazy_x[lazy_x[:, 0] > 0], 2, padding=1)
+    with pytest.raises(ValueError, match="unknown chunk sizes"):
+        wk.correlate(lazy_x[lazy_x[:, 0] > 0], np.ones((2, 2)), dilation=2)

@@ -455,3 +455,28 @@ def test_rows_reversed_run_the_c_loop():
             "the loop ran on a strided view"
         np.testing.assert_array_equal(
             result, wk.pool(np.ascontiguousarray(x), 3, 1, reduce=reduce), strict=True)
+
+
+@pytest.mark.parametrize("reduce, window, shape", [
+    ("max", 2, (2, 30, 2 * 41)),  # extreme_2x2_pool
+    ("min", 2, (30, 2 * 40)),
+    ("sum", 3, (2, 30, 2 * 39)),  # block_pool
+    ("mean", 4, (30, 2 * 40)),
+    ("max", 3, (33, 2 * 39)),
+])
+def test_block_loops_read_rows_of_strided_elements_in_place(reduce, window, shape):
+    """Windows side by side along rows of strided elements (x[..., ::2]) are
+    pooled by the block loops, which index the input's planes, on the view
+    itself: right, and without the copy the row loops need."""
+    import tracemalloc
+
+    base = with_nan(make_data(shape, np.float64))
+    x = base[..., ::2]
+    expected = wk.pool(np.ascontiguousarray(x), window, reduce=reduce, method="direct")
+    np.testing.assert_array_equal(wk.pool(x, window, reduce=reduce, method="separable"),
+                                  expected, strict=True)
+    tracemalloc.start()
+    result = wk.pool(x, window, reduce=reduce, method="separable")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < result.nbytes + x.nbytes // 2, (peak, result.nbytes, x.nbytes)

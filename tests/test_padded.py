@@ -10,6 +10,7 @@ cross-checks where their conventions match.
 """
 
 import itertools
+import re
 import tracemalloc
 
 import numpy as np
@@ -401,13 +402,6 @@ def test_correlate_bad_arguments():
         wk.correlate(x, kernel, padding=-2)
 
 
-def test_dask_not_yet():
-    da = pytest.importorskip("dask.array")
-    x = da.zeros((8, 8), chunks=4)
-    with pytest.raises(NotImplementedError, match="not available for Dask arrays yet"):
-        wk.pool(x, 3, padding=1)
-
-
 def test_windows_dilated_is_a_view_padded_is_read_only():
     x = rng_input((7, 8), np.float64, seed=24, specials=False)
     view = wk.windows(x, 2, dilation=3)
@@ -521,8 +515,9 @@ def test_dask_takes_padding_zero():
     kernel = np.ones((2, 2))
     np.testing.assert_array_equal(wk.correlate(lazy, kernel, padding=0).compute(),
                                   wk.correlate(x, kernel))
-    with pytest.raises(NotImplementedError, match="Dask"):
-        wk.correlate(lazy, kernel, padding="same")
+    # Padded: test_dask has the modes, dilation and chunks.
+    np.testing.assert_array_equal(wk.correlate(lazy, kernel, padding="same").compute(),
+                                  wk.correlate(x, kernel, padding="same"))
 
 
 def test_choose_method_takes_a_window_that_fits_only_padded():
@@ -531,3 +526,93 @@ def test_choose_method_takes_a_window_that_fits_only_padded():
     assert wk.pool(np.ones((2, 2)), 3, 1, padding=1).shape == (2, 2)
     with pytest.raises(ValueError, match="does not fit"):
         wk.choose_method("max", (2, 2), 3, 1)
+
+
+# -- the textbook loops --------------------------------------------------------------
+
+
+def textbook_and_fast(x, window, stride, **call):
+    """``method="direct"`` (the padded textbook loop) and the fast methods."""
+    textbook = wk.pool(x, window, stride, method="direct", **call)
+    return textbook, [wk.pool(x, window, stride, method=method, **call)
+                      for method in ("separable", "van_herk")]
+
+
+@settings(max_examples=150, deadline=None)
+@given(padded_case())
+def test_every_method_matches_the_textbook_loop(case):
+    """The padded textbook loop is the numpy reference (check_pool), and the
+    fast methods are it: bitwise for max and min, to rounding for sums."""
+    shape, axes, window, stride, dilation, padding, mode, ceil_mode, reduce, dtype = case
+    x = rng_input(shape, dtype, seed=sum(shape) + 1)
+    call = dict(reduce=reduce, axes=axes, padding=padding, mode=mode, dilation=dilation,
+                ceil_mode=ceil_mode, cval=-0.5)
+    try:
+        textbook, fast = textbook_and_fast(x, window, stride, **call)
+    except ValueError as error:  # a window that does not fit, or holds nothing
+        for method in ("separable", "van_herk"):
+            with pytest.raises(ValueError, match=re.escape(str(error))):
+                wk.pool(x, window, stride, method=method, **call)
+        return
+    check_pool(x, window, stride, method="direct", **call)
+    for result in fast:
+        if reduce in ("max", "min"):
+            np.testing.assert_array_equal(result, textbook, strict=True)
+        else:
+            np.testing.assert_allclose(result, textbook, rtol=1e-12, atol=1e-12, strict=True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(padded_case(), st.booleans())
+def test_correlate_methods_match_the_textbook_loop(case, convolve):
+    shape, axes, window, stride, dilation, padding, mode, _, _, _ = case
+    mode = "constant" if mode == "ignore" else mode
+    x = rng_input(shape, np.float64, seed=sum(shape) + 2)
+    kernel = rng_input(window, np.float64, seed=len(shape), specials=False)
+    op = wk.convolve if convolve else wk.correlate
+    call = dict(axes=axes, padding=padding, mode=mode, dilation=dilation, cval=1.5)
+    try:
+        textbook = op(x, kernel, stride, method="direct", **call)
+    except ValueError:
+        return  # does not fit: test_random_correlations_match_the_reference
+    pads = resolved(padding, shape, axes, window, stride,
+                    (dilation,) * len(axes) if isinstance(dilation, int) else dilation)
+    want = ref.padded_correlate(x, kernel, stride, axes, pads, dilation, mode, 1.5, convolve)
+    np.testing.assert_allclose(textbook, want, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(op(x, kernel, stride, method="rows", **call), textbook,
+                               rtol=1e-12, atol=1e-12, strict=True)
+
+
+@pytest.mark.parametrize("dtype", ["bool", "uint8", "int16", "float32", "complex128"])
+def test_textbook_loops_keep_the_dtype_rules(dtype):
+    """Exact integer sums, NaN and inf at the borders, float32 means divided
+    in double: the textbook loop against the reference for every dtype class."""
+    x = rng_input((7, 9), dtype, seed=7)
+    reduces = ["sum", "mean"] if np.dtype(dtype).kind == "c" else ["max", "min", "sum", "mean"]
+    for reduce in reduces:
+        for mode, cval in (("ignore", 0), ("constant", 1), ("reflect", 0)):
+            check_pool(x, 3, 2, reduce=reduce, axes=(0, 1), padding=(2, 1), mode=mode,
+                       cval=cval, dilation=(1, 2), ceil_mode=True, method="direct")
+    kernel = rng_input((2, 3), dtype, seed=8, specials=False)
+    pads = ((1, 1), (2, 2))
+    want = ref.padded_correlate(x, kernel, (1, 1), (0, 1), pads, (1, 2), "wrap", 0, False)
+    got = wk.correlate(x, kernel, padding=(1, 2), dilation=(1, 2), mode="wrap", method="direct")
+    assert got.dtype == want.dtype
+    if got.dtype.kind in "biu":
+        np.testing.assert_array_equal(got, want)
+    else:
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_textbook_loop_is_the_same_source_interpreted():
+    """impl="python" runs the padded loop's own source, one bytecode at a time."""
+    import inspect
+
+    from windowkit import kernels
+
+    x = rng_input((6, 7), np.float64, seed=9)
+    call = dict(reduce="mean", padding="same", mode="symmetric", dilation=2, method="direct")
+    np.testing.assert_array_equal(wk.pool(x, 3, 1, impl="python", **call),
+                                  wk.pool(x, 3, 1, **call))
+    source = inspect.getsource(kernels.padded_sum_pool.python)
+    assert "def padded_sum_pool" in source and "source(" in source

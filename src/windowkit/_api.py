@@ -312,19 +312,14 @@ def _dtype_of(x):
     return x.dtype if isinstance(x, np.ndarray) or _dask.is_dask_array(x) else np.asarray(x).dtype
 
 
-def _no_dask(x):
-    if _dask.is_dask_array(x):
-        raise NotImplementedError(
-            "padding, dilation and ceil_mode are not available for Dask arrays yet; "
-            "pad the Dask array (dask.array.pad) and call with the valid windows")
-
-
 def _beyond_valid_pool(x, window, stride, reduce, axes, padding, mode, cval, dilation,
                        ceil_mode, out, impl, method):
     v.check_choice(reduce, "reduce", v.REDUCTIONS)
     v.check_choice(impl, "impl", v.IMPLS)
     v.check_choice(method, "method", v.POOL_METHODS)
-    if not _dask.is_dask_array(x):
+    if _dask.is_dask_array(x):
+        _dask.check_input(x, out)
+    else:
         x = v.as_input_array(x)
     geometry = v.geometry(x.shape, window, stride, axes, default_stride="window",
                           padding=padding, dilation=dilation, ceil_mode=ceil_mode)
@@ -335,7 +330,8 @@ def _beyond_valid_pool(x, window, stride, reduce, axes, padding, mode, cval, dil
                               impl, method)
         return _plan.pool(x, geometry.window, geometry.stride, geometry.axes, reduce, method,
                           impl, out)
-    _no_dask(x)
+    if _dask.is_dask_array(x):
+        return _dask.padded_pool(x, geometry, reduce, mode, cval, method, impl)
     return _padded.pool(x, geometry, reduce, mode, cval, method, impl, out)
 
 
@@ -538,14 +534,18 @@ def _correlate(x, kernel, stride, axes, padding, mode, cval, dilation, out, impl
     if not _is_valid(padding, dilation, False):
         v.check_choice(impl, "impl", v.IMPLS)
         v.check_choice(method, "method", v.CORRELATE_METHODS)
-        if not _dask.is_dask_array(x):
+        if _dask.is_dask_array(x):
+            _dask.check_input(x, out)
+        else:
             x = v.as_input_array(x)
         kernel = v.as_kernel_array(kernel)
         geometry = v.geometry(x.shape, kernel.shape, stride, axes, name="kernel",
                               padding=padding, dilation=dilation)
         mode, cval = v.boundary(mode, cval, x.dtype, "correlate")
         if not geometry.is_valid:
-            _no_dask(x)
+            if _dask.is_dask_array(x):
+                return _dask.padded_correlate(x, kernel, geometry, mode, cval, method, impl,
+                                              flip)
             return _padded.correlate(x, kernel, geometry, mode, cval, method, impl, flip, out)
     elif mode != "constant" or type(cval) is not int or cval != 0:
         v.boundary(mode, cval, _dtype_of(x), "correlate")  # checked, though nothing is padded

@@ -38,16 +38,28 @@ order of additions from the memory layout, which differs in a block, so
 float sums, means and correlations agree with the whole array's to rounding
 only; every Numba and Python loop gives identical results.
 
+Padding, dilation and ceil_mode (:func:`padded_pool`, :func:`padded_correlate`)
+split the output as the in-memory call does (see :mod:`windowkit._padded`):
+the interior windows are the valid, dilated ones of a slice of the input,
+blocked as above with the window's extent for its length; each border strip
+is one lazy piece of the padded input, gathered from the chunks its index
+tables name (a border's worth, never the array), with the batch axes' chunks
+kept; the pieces are put together around the interior. Each region resolves
+``method="auto"`` from the in-memory call's shapes, so both run the same
+loops and give the same results.
+
 Dask is imported only when a Dask array comes in.
 """
 
+import dataclasses
 import itertools
 import math
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 
-from . import _methods, _plan
+from . import _methods, _padded, _plan
 from . import _validation as v
 
 
@@ -112,18 +124,20 @@ def axis_blocks(n, window, stride, starts):
     return blocks
 
 
-def windowed(x, geometry, dtype, block_function, units, **kwargs):
+def windowed(x, blocking, dtype, block_function, units, **kwargs):
     """``block_function(block, **kwargs)`` on every block of ``x``, as a lazy array.
 
-    ``units[i]`` is the multiple that block boundaries along
-    ``geometry.axes[i]`` must be (a multiple of that axis's stride).
+    ``blocking`` has the ``axes``, ``window`` and ``stride`` of the windows
+    (a geometry), and ``units[i]`` is the multiple that block boundaries
+    along ``blocking.axes[i]`` must be (a multiple of that axis's stride).
     """
     import dask.array as da
 
     chunks = list(x.chunks)
     out_chunks = list(x.chunks)  # batch axes keep their chunks
     halos = {}
-    for axis, window, stride, unit in zip(geometry.axes, geometry.window, geometry.stride, units):
+    for axis, window, stride, unit in zip(blocking.axes, blocking.window, blocking.stride,
+                                          units):
         n = x.shape[axis]
         starts = block_starts(n, window, stride, x.chunks[axis], unit)
         chunks[axis] = tuple(np.diff(starts + [n]).tolist())
@@ -164,6 +178,7 @@ def pool(x, window, stride, reduce, axes, out, impl, method):
     check_input(x, out)
     _plan.refuse_long_double(x.dtype, impl, "x")
     geometry = v.geometry(x.shape, window, stride, axes, default_stride="window")
+    geometry, _ = in_loop_order(geometry, x.shape, x.dtype.itemsize)
     if method == "auto":
         # The whole array's choice, in every block: blocks are smaller, and
         # a float sum's last bit can depend on the method.
@@ -176,8 +191,31 @@ def pool(x, window, stride, reduce, axes, out, impl, method):
     )
 
 
-# Blocks run their axes in the whole array's order, never their memory
-# order: the row-axis units above assume it.
+def in_loop_order(geometry, shape, itemsize):
+    """``(geometry, order)``: ``geometry`` with its windowed axes in the order
+    the in-memory call's loops run them on a C-ordered array of ``shape``
+    (windowed axes named against memory order are turned around, see
+    :func:`windowkit._plan.in_memory_order`), and the permutation applied
+    to its per-axis entries (None: none), which a kernel takes too. Blocks
+    then run that order as given: a float sum adds in the same order."""
+    strides = tuple(int(np.prod(shape[i + 1:], dtype=np.int64)) * itemsize
+                    for i in range(len(shape)))
+    in_memory, _ = _plan.in_memory_order(geometry, shape, strides)
+    axes = tuple(axis for axis in in_memory.axes if axis in geometry.axes)
+    if axes == geometry.axes:
+        return geometry, None
+    order = tuple(geometry.axes.index(axis) for axis in axes)
+
+    def permuted(entries):
+        return None if entries is None else tuple(entries[i] for i in order)
+
+    return dataclasses.replace(
+        geometry, axes=axes, window=permuted(geometry.window), stride=permuted(geometry.stride),
+        dilation=permuted(geometry.dilation), padding=permuted(geometry.padding)), order
+
+
+# Blocks run their axes in the whole array's loop order (in_loop_order),
+# never their own memory order: the row-axis units above assume it.
 def _pool_block(block, *, window, stride, axes, reduce, impl, method):
     return _plan.pool(block, window, stride, axes, reduce, method, impl, memory_order=False)
 
@@ -189,6 +227,9 @@ def correlate(x, kernel, stride, axes, out, impl, method, flip):
     check_input(x, out)
     kernel = v.as_kernel_array(kernel)
     geometry = v.geometry(x.shape, kernel.shape, stride, axes, name="kernel")
+    geometry, order = in_loop_order(geometry, x.shape, x.dtype.itemsize)
+    if order is not None:
+        kernel = kernel.transpose(order)
     result_dtype = v.correlate_dtype(x.dtype, kernel.dtype)
     _plan.refuse_long_double(result_dtype, impl, "the result")
     method = _plan.correlate_method(method, x.shape, geometry, result_dtype)
@@ -201,3 +242,190 @@ def correlate(x, kernel, stride, axes, out, impl, method, flip):
 
 def _correlate_block(block, *, kernel, stride, axes, impl, method, flip):
     return _plan.correlate(block, kernel, stride, axes, method, impl, flip, memory_order=False)
+
+
+# -- beyond valid windows ----------------------------------------------------------
+
+
+def padded_pool(x, geometry, reduce, mode, cval, method, impl):
+    """:func:`windowkit.pool` of a Dask array (checked by :func:`check_input`)
+    with ``geometry``'s padding, dilation and ceil_mode."""
+    _plan.refuse_long_double(x.dtype, impl, "x")
+    geometry, _ = in_loop_order(geometry, x.shape, x.dtype.itemsize)
+    frame = _padded.Frame(x.shape, geometry, mode)
+    if mode == "ignore":
+        _padded.check_windows_hold_elements(frame)
+    dtype = v.pool_dtype(reduce, x.dtype)
+
+    def interior(view, out_shape):
+        resolved = _padded.region_method(reduce, method, view.shape, geometry, out_shape,
+                                         x.dtype)
+        units = interior_units(geometry, reduce, resolved, x.dtype)
+        return windowed(view, _extent_geometry(geometry), dtype, _pool_interior_block, units,
+                        geometry=geometry, reduce=reduce, method=resolved, impl=impl)
+
+    def strip(piece, ranges, tables, out_shape):
+        summed = "sum" if reduce == "mean" else reduce
+        piece_dtype = np.dtype(np.float32) if (
+            reduce == "mean" and x.dtype == np.float16) else x.dtype
+        resolved = _padded.region_method(summed, method, piece.shape, geometry, out_shape,
+                                         piece_dtype)
+        return _strip(piece, geometry.axes, ranges, dtype, _pool_strip_block, frame=frame,
+                      tables=tables, fills=(cval, _padded.pool_fill(reduce, x.dtype)),
+                      reduce=reduce, method=resolved, impl=impl)
+
+    return _around_interior(x, frame, interior, strip)
+
+
+def padded_correlate(x, kernel, geometry, mode, cval, method, impl, flip):
+    """:func:`windowkit.correlate` (``flip``: convolve) of a Dask array with
+    ``geometry``'s padding and dilation."""
+    dtype = v.correlate_dtype(x.dtype, kernel.dtype)
+    _plan.refuse_long_double(dtype, impl, "the result")
+    geometry, order = in_loop_order(geometry, x.shape, x.dtype.itemsize)
+    if order is not None:
+        kernel = kernel.transpose(order)
+    frame = _padded.Frame(x.shape, geometry, mode)
+
+    def region(shape, out_shape):
+        return _padded.region_method("correlate", method, shape, geometry, out_shape, dtype)
+
+    def interior(view, out_shape):
+        return windowed(view, _extent_geometry(geometry), dtype, _correlate_interior_block,
+                        geometry.stride, kernel=kernel, geometry=geometry,
+                        method=region(view.shape, out_shape), impl=impl, flip=flip)
+
+    def strip(piece, ranges, tables, out_shape):
+        return _strip(piece, geometry.axes, ranges, dtype, _correlate_strip_block, tables=tables,
+                      fills=(cval, 0), kernel=kernel, geometry=geometry,
+                      method=region(piece.shape, out_shape), impl=impl, flip=flip)
+
+    return _around_interior(x, frame, interior, strip)
+
+
+def _extent_geometry(geometry):
+    """What :func:`windowed` needs of the interior's geometry: the windows'
+    extents are what each block reads."""
+    return SimpleNamespace(axes=geometry.axes, window=geometry.extent, stride=geometry.stride)
+
+
+def interior_units(geometry, reduce, method, dtype):
+    """The interior's block-boundary multiples (see :func:`units_for`): with
+    dilation ``d`` the row axis's residue classes, at stride ``s / gcd(s,
+    d)``, are van Herk's views, so a float sum's blocks start at multiples
+    of ``lcm(s, d * lcm(k, s / gcd(s, d)))``."""
+    units = list(geometry.stride)
+    if (len(units) >= 2 and method == "van_herk" and reduce in ("sum", "mean")
+            and dtype.kind in "fc"):
+        k, s, d = geometry.window[-2], geometry.stride[-2], geometry.dilation[-2]
+        units[-2] = math.lcm(s, d * math.lcm(k, s // math.gcd(s, d)))
+    return units
+
+
+def _around_interior(x, frame, interior, strip):
+    """The interior (``interior(view, out_shape)``) and the border strips
+    (``strip(piece, ranges, tables, out_shape)``) of ``frame`` as one lazy
+    array, put together one windowed axis at a time, innermost first."""
+    import dask.array as da
+
+    g = frame.geometry
+    core = None
+    inner = frame.interior_slices()
+    if inner is not None:
+        x_index, out_index = inner
+        core = interior(x[x_index], _shape_of(g.out_shape, out_index))
+    strips = {}
+    for position, side, ranges in frame.boxes():
+        if all(start < stop for start, stop in ranges):
+            piece, tables = _gathered(x, frame, ranges)
+            out_shape = _shape_of(g.out_shape, _padded.out_slice(frame, ranges))
+            strips[position, side] = strip(piece, ranges, tables, out_shape)
+    for position in reversed(range(len(g.axes))):
+        parts = [part for part in (strips.get((position, 0)), core, strips.get((position, 1)))
+                 if part is not None]
+        if parts:
+            core = da.concatenate(parts, axis=g.axes[position])
+    return core
+
+
+def _shape_of(shape, index):
+    return tuple(len(range(*part.indices(n))) for n, part in zip(shape, index))
+
+
+def _gathered(x, frame, ranges):
+    """The lazy piece the border strip ``ranges`` reads (its positions
+    without an input element hold arbitrary input values, filled in each
+    block), one chunk along the windowed axes; and its index tables."""
+    index, gathers, tables = _padded.span(frame, ranges)
+    piece = x[index]
+    for axis, table in gathers:
+        piece = piece[(slice(None),) * axis + (table,)]
+    return piece.rechunk({axis: -1 for axis in frame.geometry.axes}), tables
+
+
+def _strip(piece, axes, ranges, dtype, block_function, **kwargs):
+    """``block_function`` on each block of a strip's piece (one per chunk of
+    the batch axes), into the strip's outputs ``ranges``."""
+    import dask.array as da
+
+    chunks = list(piece.chunks)
+    for axis, (start, stop) in zip(axes, ranges):
+        chunks[axis] = (stop - start,)
+    return da.map_blocks(block_function, piece, chunks=tuple(chunks), dtype=dtype,
+                         meta=np.empty((0,) * piece.ndim, dtype), ranges=ranges, **kwargs)
+
+
+def _valid_shape(shape, geometry):
+    """The output shape of a block's valid, dilated windows."""
+    shape = list(shape)
+    for axis, e, s in zip(geometry.axes, geometry.extent, geometry.stride):
+        shape[axis] = (shape[axis] - e) // s + 1
+    return tuple(shape)
+
+
+def _strip_shape(shape, axes, ranges):
+    shape = list(shape)
+    for axis, (start, stop) in zip(axes, ranges):
+        shape[axis] = stop - start
+    return tuple(shape)
+
+
+def _filled(block, axes, tables, fills):
+    """The block with the fills at its positions that hold no input element
+    (a copy: a block can be a view of the user's array)."""
+    if not _padded.needs_fill(tables):
+        return block
+    block = block.copy()
+    _padded.fill(block, axes, tables, *fills)
+    return block
+
+
+def _pool_interior_block(block, *, geometry, reduce, method, impl):
+    into = np.empty(_valid_shape(block.shape, geometry), v.pool_dtype(reduce, block.dtype))
+    _padded.pool_interior(block, geometry, reduce, method, impl, into, memory_order=False)
+    return into
+
+
+def _pool_strip_block(block, *, frame, ranges, tables, fills, reduce, method, impl):
+    axes = frame.geometry.axes
+    into = np.empty(_strip_shape(block.shape, axes, ranges), v.pool_dtype(reduce, block.dtype))
+    _padded.pool_strip(_filled(block, axes, tables, fills), frame, ranges, reduce, method, impl,
+                       into, memory_order=False)
+    return into
+
+
+def _correlate_interior_block(block, *, kernel, geometry, method, impl, flip):
+    into = np.empty(_valid_shape(block.shape, geometry),
+                    v.correlate_dtype(block.dtype, kernel.dtype))
+    _padded.correlate_region(block, kernel, geometry, method, impl, flip, into,
+                             memory_order=False)
+    return into
+
+
+def _correlate_strip_block(block, *, ranges, tables, fills, kernel, geometry, method, impl,
+                           flip):
+    into = np.empty(_strip_shape(block.shape, geometry.axes, ranges),
+                    v.correlate_dtype(block.dtype, kernel.dtype))
+    _padded.correlate_region(_filled(block, geometry.axes, tables, fills), kernel, geometry,
+                             method, impl, flip, into, memory_order=False)
+    return into

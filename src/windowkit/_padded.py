@@ -21,6 +21,10 @@ d``, so they are a valid, undilated operation on the view ``x[r::d]`` at
 stride ``s / gcd(s, d)``, written into the slice ``out[o0::P]``
 (:func:`dilated`).
 
+``method="direct"`` runs none of this: the padded textbook loops of
+:mod:`windowkit.kernels.direct` take the whole geometry, one window element
+at a time, reading the input in place (the teaching reference).
+
 ``mode`` says what a padded position holds: ``"constant"`` (``cval``),
 ``"edge"``, ``"reflect"``, ``"symmetric"`` and ``"wrap"`` as ``np.pad``, and
 for pools ``"ignore"``: no element at all, as is every position of a
@@ -110,17 +114,25 @@ class Frame:
             high = max(low, min(n_out, (before + shape[axis] - e) // s + 1))
             self.interior.append((low, high))
 
-    def strips(self):
-        """Every non-empty border strip, as one output range per windowed axis."""
+    def boxes(self):
+        """``(position, side, box)`` for the border strips of every windowed
+        axis in turn (side 0 before the interior, 1 after it), empty or not,
+        each ``box`` one output range per windowed axis: along the axes
+        before ``position`` their interior range, along those after it all
+        of their outputs."""
         g = self.geometry
         ranges = [(0, g.out_shape[axis]) for axis in g.axes]
         for position, (low, high) in enumerate(self.interior):
             n_out = ranges[position][1]
-            for part in ((0, low), (high, n_out)):
-                box = [*ranges[:position], part, *ranges[position + 1:]]
-                if all(start < stop for start, stop in box):
-                    yield box
+            for side, part in enumerate(((0, low), (high, n_out))):
+                yield position, side, [*ranges[:position], part, *ranges[position + 1:]]
             ranges[position] = (low, high)
+
+    def strips(self):
+        """Every non-empty border strip, as one output range per windowed axis."""
+        for _, _, box in self.boxes():
+            if all(start < stop for start, stop in box):
+                yield box
 
     def interior_slices(self):
         """The input slice the interior outputs read, and those outputs."""
@@ -164,16 +176,15 @@ class Frame:
         return total
 
 
-def piece(x, frame, ranges, fill_cval, fill_ignore):
-    """The padded input the outputs ``ranges`` read, gathered (a copy the
-    size of their windows' span)."""
+def span(frame, ranges):
+    """Where the outputs ``ranges`` read in the input: ``(index, gathers,
+    tables)``, the slice their index tables span, the ``(axis, table)`` to
+    gather along each axis whose table is not a run of input indices
+    (relative to the slice; 0 at positions that hold no input element),
+    and the tables themselves."""
     g = frame.geometry
     tables = frame.tables(ranges)
-    # Axes whose table is a run of input indices are sliced (a view), the
-    # others gathered (a copy) from the slice their indices span: the
-    # gathers come last, on the sliced view, which np.take copies first
-    # when it is not contiguous (the whole input, were it not sliced).
-    index, gathers = [slice(None)] * x.ndim, []
+    index, gathers = [slice(None)] * len(frame.shape), []
     for axis, table in zip(g.axes, tables):
         if table[0] >= 0 and np.array_equal(table, np.arange(table[0], table[0] + table.size)):
             index[axis] = slice(table[0], table[0] + table.size)
@@ -182,19 +193,39 @@ def piece(x, frame, ranges, fill_cval, fill_ignore):
             low = held.min() if held.size else 0
             index[axis] = slice(low, held.max() + 1 if held.size else 1)
             gathers.append((axis, np.where(table >= 0, table - low, 0)))
-    gathered = x[tuple(index)]
+    return tuple(index), gathers, tables
+
+
+def piece(x, frame, ranges, fill_cval, fill_ignore):
+    """The padded input the outputs ``ranges`` read, gathered (a copy the
+    size of their windows' span)."""
+    index, gathers, tables = span(frame, ranges)
+    # The gathers come last, on the sliced view, which np.take copies first
+    # when it is not contiguous (the whole input, were it not sliced).
+    gathered = x[index]
     for axis, table in gathers:
         gathered = np.take(gathered, table, axis=axis)
     if not gathers:  # every window of the strip lies in x: a copy to fill
         gathered = gathered.copy()
-    for fill, marker in ((fill_cval, CVAL), (fill_ignore, IGNORE)):
-        for axis, table in zip(g.axes, tables):
+    fill(gathered, frame.geometry.axes, tables, fill_cval, fill_ignore)
+    return gathered
+
+
+def fill(gathered, axes, tables, fill_cval, fill_ignore):
+    """Write the fills at the positions of ``gathered`` (gathered through
+    ``tables``) that hold no input element."""
+    for value, marker in ((fill_cval, CVAL), (fill_ignore, IGNORE)):
+        for axis, table in zip(axes, tables):
             where = table == marker
             if where.any():
-                index = [slice(None)] * x.ndim
+                index = [slice(None)] * gathered.ndim
                 index[axis] = where
-                gathered[tuple(index)] = fill
-    return gathered
+                gathered[tuple(index)] = value
+
+
+def needs_fill(tables):
+    """Whether a piece gathered through ``tables`` has positions to fill."""
+    return any((table < 0).any() for table in tables)
 
 
 def out_slice(frame, ranges):
@@ -221,14 +252,14 @@ def check_windows_hold_elements(frame):
 # -- dilation ----------------------------------------------------------------------
 
 
-def dilated(valid, x, geometry, out):
-    """``valid(x_view, stride, out_view)`` over the residue classes of every
-    dilated axis (see the module docstring); ``out`` has the output shape
-    of the dilated, valid windows of ``x`` at ``geometry.stride``."""
+def residue_classes(geometry, out_shape):
+    """``(x_index, out_index, stride)`` per combination of residue classes
+    of the dilated axes (see the module docstring), for the output shape
+    ``out_shape`` of the dilated, valid windows at ``geometry.stride``."""
     per_axis = []
     for axis, k, s, d in zip(geometry.axes, geometry.window, geometry.stride,
                              geometry.dilation):
-        n_out = out.shape[axis]
+        n_out = out_shape[axis]
         period = d // math.gcd(s, d)
         step = s // math.gcd(s, d)
         classes = []
@@ -240,13 +271,57 @@ def dilated(valid, x, geometry, out):
             classes.append((x_slice, slice(o0, None, period), step))
         per_axis.append(classes)
     for combination in itertools.product(*per_axis):
-        x_index = [slice(None)] * x.ndim
-        out_index = [slice(None)] * x.ndim
+        x_index = [slice(None)] * len(out_shape)
+        out_index = [slice(None)] * len(out_shape)
         strides = []
         for axis, (x_slice, o_slice, step) in zip(geometry.axes, combination):
             x_index[axis], out_index[axis] = x_slice, o_slice
             strides.append(step)
-        valid(x[tuple(x_index)], tuple(strides), out[tuple(out_index)])
+        yield tuple(x_index), tuple(out_index), tuple(strides)
+
+
+def dilated(valid, x, geometry, out):
+    """``valid(x_view, stride, out_view)`` over the residue classes of every
+    dilated axis; ``out`` has the output shape of the dilated, valid
+    windows of ``x`` at ``geometry.stride``."""
+    for x_index, out_index, stride in residue_classes(geometry, out.shape):
+        valid(x[x_index], stride, out[out_index])
+
+
+def region_method(op, method, view, geometry, out_shape, dtype, memory_order=True):
+    """``method`` with "auto" resolved once for a region (the interior or a
+    border piece): the plan's choice for the first residue class's view
+    of ``view`` (an array, or its shape alone: the plan in the axes' order),
+    run by every class. ``op`` is a reduction, or "correlate" with ``dtype``
+    the result's. The Dask path resolves each region as the in-memory call
+    does, so the two run the same loops."""
+    if method != "auto":
+        return method
+    x_index, _, stride = next(residue_classes(geometry, out_shape))
+    if isinstance(view, tuple):
+        view = np.broadcast_to(np.empty((), dtype), view)  # its shape alone
+        memory_order = False
+    view = view[x_index]
+    strides = view.strides if memory_order else None
+    shape = view.shape
+    if op == "correlate":
+        valid = v.geometry(shape, geometry.window, stride, geometry.axes, name="kernel")
+        return _plan.correlate_method(method, shape, valid, np.dtype(dtype))
+    plan = _plan.pool_plan(shape, np.dtype(dtype), geometry.window, stride, geometry.axes, op,
+                           method, "numba", strides)
+    return plan.choice.method
+
+
+def follows_memory(x, geometry):
+    """Whether the regions of ``x`` run their loops in memory order: only
+    when x's own layout asks for another order than the axes' (Fortran
+    order, transposed, channels last, negative strides). A region of a
+    C-ordered x runs the axes' order, as a Dask block does, even where its
+    view would be reordered (an axis of length 1 counts as the slowest):
+    the order of a float sum's additions depends on it."""
+    strides = x.strides
+    return (_plan.reversed_axes(geometry, x.shape, strides) is not None
+            or _plan.in_memory_order(geometry, x.shape, strides)[1] is not None)
 
 
 # -- the operations ----------------------------------------------------------------
@@ -254,57 +329,95 @@ def dilated(valid, x, geometry, out):
 
 def pool(x, geometry, reduce, mode, cval, method, impl, out):
     """``pool`` with ``geometry``'s padding, dilation and ceil_mode."""
-    axes, window = geometry.axes, geometry.window
-    dtype = v.pool_dtype(reduce, x.dtype)
-    out = v.prepare_out(out, geometry.out_shape, dtype, x)
+    out = v.prepare_out(out, geometry.out_shape, v.pool_dtype(reduce, x.dtype), x)
     frame = Frame(x.shape, geometry, mode)
     if mode == "ignore":
         check_windows_hold_elements(frame)
-
-    def valid(reduction):
-        def run(view, stride, into):
-            _plan.pool(view, window, stride, axes, reduction, method, impl, into)
-        return run
-
+    if method == "direct" and impl != "strided":
+        # The textbook loop, padding and all (the teaching reference).
+        return _plan.padded_direct_plan(x.shape, x.dtype, geometry, reduce, mode, cval,
+                                        impl)(x, out)
+    memory_order = follows_memory(x, geometry)
     inner = frame.interior_slices()
     if inner is not None:
         x_index, out_index = inner
         # The interior's output rows are a slice of the output's, contiguous:
         # the loops write them in place (see kernels._jit.row_view).
-        dilated(valid(reduce), x[x_index], geometry, out[out_index])
-    extreme = reduce in ("max", "min")
-    fill_ignore = identity("sum" if reduce == "mean" else reduce, x.dtype)
+        pool_interior(x[x_index], geometry, reduce, method, impl, out[out_index], memory_order)
     for ranges in frame.strips():
-        gathered = piece(x, frame, ranges, cval, fill_ignore)
-        into = out[out_slice(frame, ranges)]
-        if extreme or reduce == "sum":
-            dilated(valid(reduce), gathered, geometry, into)
-            continue
-        # A mean: the window's sum over the elements it holds (float16
-        # summed in float32, as the loops do).
-        if gathered.dtype == np.float16:
-            gathered = gathered.astype(np.float32)
-        sums = np.empty(into.shape, v.pool_dtype("sum", gathered.dtype))
-        dilated(valid("sum"), gathered, geometry, sums)
-        with np.errstate(invalid="ignore"):  # complex infinities, as the loops' NaN
-            np.divide(sums, frame.counts(ranges, mode == "ignore"), out=into)
+        gathered = piece(x, frame, ranges, cval, pool_fill(reduce, x.dtype))
+        pool_strip(gathered, frame, ranges, reduce, method, impl, out[out_slice(frame, ranges)],
+                   memory_order)
     return out
+
+
+def pool_fill(reduce, dtype):
+    """What a pooled piece holds where a window has no element."""
+    return identity("sum" if reduce == "mean" else reduce, dtype)
+
+
+def pool_interior(view, geometry, reduce, method, impl, into, memory_order=True):
+    """The valid, dilated pool of ``view`` (the interior's input) into ``into``."""
+    method = region_method(reduce, method, view, geometry, into.shape, view.dtype, memory_order)
+    dilated(_valid_pool(geometry, reduce, method, impl, memory_order), view, geometry, into)
+
+
+def pool_strip(gathered, frame, ranges, reduce, method, impl, into, memory_order=True):
+    """The pool of the border strip ``ranges`` into ``into``, from its
+    ``gathered`` piece (filled with :func:`pool_fill`)."""
+    geometry = frame.geometry
+    if reduce != "mean":
+        method = region_method(reduce, method, gathered, geometry, into.shape, gathered.dtype,
+                               memory_order)
+        dilated(_valid_pool(geometry, reduce, method, impl, memory_order), gathered, geometry,
+                into)
+        return
+    # A mean: the window's sum over the elements it holds (float16 summed
+    # in float32, as the loops do).
+    if gathered.dtype == np.float16:
+        gathered = gathered.astype(np.float32)
+    sums = np.empty(into.shape, v.pool_dtype("sum", gathered.dtype))
+    method = region_method("sum", method, gathered, geometry, into.shape, gathered.dtype,
+                           memory_order)
+    dilated(_valid_pool(geometry, "sum", method, impl, memory_order), gathered, geometry, sums)
+    with np.errstate(invalid="ignore"):  # complex infinities, as the loops' NaN
+        np.divide(sums, frame.counts(ranges, frame.mode == "ignore"), out=into)
+
+
+def _valid_pool(geometry, reduce, method, impl, memory_order):
+    def run(view, stride, into):
+        _plan.pool(view, geometry.window, stride, geometry.axes, reduce, method, impl, into,
+                   memory_order)
+    return run
 
 
 def correlate(x, kernel, geometry, mode, cval, method, impl, flip, out):
     """``correlate`` (``flip``: convolve) with ``geometry``'s padding and dilation."""
     dtype = v.correlate_dtype(x.dtype, kernel.dtype)
     out = v.prepare_out(out, geometry.out_shape, dtype, x, kernel)
+    if method == "direct" and impl != "strided":
+        return _plan.padded_direct_plan(x.shape, x.dtype, geometry, "correlate", mode, cval,
+                                        impl, kernel, flip)(x, out)
     frame = Frame(x.shape, geometry, mode)
-
-    def valid(view, stride, into):
-        _plan.correlate(view, kernel, stride, geometry.axes, method, impl, flip, into)
-
+    memory_order = follows_memory(x, geometry)
     inner = frame.interior_slices()
     if inner is not None:
         x_index, out_index = inner
-        dilated(valid, x[x_index], geometry, out[out_index])
+        correlate_region(x[x_index], kernel, geometry, method, impl, flip, out[out_index],
+                         memory_order)
     for ranges in frame.strips():
-        gathered = piece(x, frame, ranges, cval, 0)
-        dilated(valid, gathered, geometry, out[out_slice(frame, ranges)])
+        correlate_region(piece(x, frame, ranges, cval, 0), kernel, geometry, method, impl, flip,
+                         out[out_slice(frame, ranges)], memory_order)
     return out
+
+
+def correlate_region(view, kernel, geometry, method, impl, flip, into, memory_order=True):
+    """The valid, dilated correlation of ``view`` (the interior's input or a
+    border piece) into ``into``."""
+    method = region_method("correlate", method, view.shape, geometry, into.shape, into.dtype)
+
+    def valid(view, stride, into):
+        _plan.correlate(view, kernel, stride, geometry.axes, method, impl, flip, into,
+                        memory_order)
+
+    dilated(valid, view, geometry, into)

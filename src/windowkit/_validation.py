@@ -353,9 +353,13 @@ def _geometry(shape, window, stride, axes, default_stride, name, fit=True):
                 f"({name} shape {window}, x shape {tuple(shape)})"
             )
         out_shape[axis] = valid_length(shape[axis], k, s)
-    # A stride past the axis end places one window, as the axis length would;
-    # capping keeps huge Python ints out of the compiled loops.
-    stride = tuple(min(s, shape[axis]) for axis, s in zip(axes, stride))
+    # A stride past the axis end places one window, as the axis length plus
+    # one would; capping keeps huge Python ints out of the compiled loops.
+    # Not at the length itself: that could equal the window, and a window as
+    # wide as its stride takes another loop (block_pool), whose float sums
+    # add in another order; a Dask block holding one window must run the
+    # whole array's loop.
+    stride = tuple(min(s, shape[axis] + 1) for axis, s in zip(axes, stride))
     return Geometry(axes, window, stride, tuple(out_shape), (1,) * len(window),
                     ((0, 0),) * len(window))
 

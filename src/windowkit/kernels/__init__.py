@@ -1,7 +1,7 @@
 """windowkit's loops, one module per family.
 
-- :mod:`~windowkit.kernels.direct`: the three textbook loops (``method="direct"``),
-  the teaching reference;
+- :mod:`~windowkit.kernels.direct`: the textbook loops (``method="direct"``),
+  valid and padded, the teaching reference;
 - :mod:`~windowkit.kernels.rows`: the 1-D row algorithms the fast pools share;
 - :mod:`~windowkit.kernels.separable`: separable, block and 2x2 pooling;
 - :mod:`~windowkit.kernels.van_herk`: van Herk / Gil-Werman pooling;
@@ -13,13 +13,21 @@ docs/methods.md describes each algorithm and its exactness.
 """
 
 from .correlate_rows import correlate_rows
-from .direct import correlate, extreme_pool, sum_pool
+from .direct import (
+    correlate,
+    extreme_pool,
+    padded_correlate,
+    padded_extreme_pool,
+    padded_sum_pool,
+    sum_pool,
+)
 from .rows import MAX, MIN, SEGMENT, SUM, row_uses_doubling
 from .separable import BLOCK_MAX, PIXEL_CHANNELS_MAX, block_pool, extreme_2x2_pool, separable_pool
 from .van_herk import van_herk_pool
 
 __all__ = [
-    "extreme_pool", "sum_pool", "correlate", "correlate_rows", "separable_pool", "block_pool",
+    "extreme_pool", "sum_pool", "correlate", "padded_extreme_pool", "padded_sum_pool",
+    "padded_correlate", "correlate_rows", "separable_pool", "block_pool",
     "extreme_2x2_pool", "van_herk_pool", "row_uses_doubling", "MAX", "MIN", "SUM", "SEGMENT",
     "BLOCK_MAX", "PIXEL_CHANNELS_MAX",
 ]

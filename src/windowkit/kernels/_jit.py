@@ -131,8 +131,9 @@ class Loop:
     threads.
     """
 
-    def __init__(self, func, count_tasks):
+    def __init__(self, func, count_tasks, strided_rows=False):
         self._func = func
+        self.strided_rows = strided_rows
         self._python = None
         self.count_tasks = count_tasks
         self.__doc__ = func.__doc__
@@ -158,14 +159,17 @@ class Loop:
         The input ``args[0]`` (typed read-only) and ``out`` are typed
         C-contiguous when both are, and otherwise both of any layout ("A"),
         their rows contiguous (ValueError if not: the plan copies such an
-        input, and writes such an output through a temporary). So each
+        input, and writes such an output through a temporary); a loop made
+        with ``strided_rows=True`` indexes the input's 2-D planes, never
+        its rows, and takes an input of any strides. So each
         dtype has two copies whatever the views' offsets, pitches and
         flags, both with packed SIMD loads along rows (:func:`row_view`). Other
         arrays (weights) are typed by their own layout.
         """
         x = args[0]
         layout = "C" if x.flags.c_contiguous and out.flags.c_contiguous else "A"
-        if layout == "A" and not (rows_contiguous(x) and rows_contiguous(out)):
+        if layout == "A" and not ((self.strided_rows or rows_contiguous(x))
+                                  and rows_contiguous(out)):
             raise ValueError(f"{self.__name__} takes arrays whose rows are contiguous")
         key = (x.dtype, x.ndim, layout) + tuple(map(_arg_key, args[1:])) + (out.dtype, out.ndim)
         try:
@@ -233,9 +237,10 @@ def _interpreted_globals(module_globals):
     return _INTERPRETED[name]
 
 
-def loop(count_tasks):
-    """Decorator: make ``func`` a :class:`Loop` with this task count."""
-    return lambda func: Loop(func, count_tasks)
+def loop(count_tasks, strided_rows=False):
+    """Decorator: make ``func`` a :class:`Loop` with this task count
+    (``strided_rows``: see :meth:`Loop.entry`)."""
+    return lambda func: Loop(func, count_tasks, strided_rows)
 
 
 def output_rows(out, *args):

@@ -1,4 +1,4 @@
-"""The textbook loops: valid sliding-window reductions, written out in full.
+"""The textbook loops: sliding-window reductions, written out in full.
 
 Each kernel works on a 4-D input ``x`` of shape ``(batch, depth, rows, cols)``
 and writes a 4-D ``out`` of shape ``(batch, out_depth, out_rows, out_cols)``.
@@ -16,10 +16,23 @@ one output row of one batch item; a call runs tasks ``first_task`` to
 Each output is accumulated in the same order whatever the thread count, so
 results are bitwise identical.
 
+The ``padded_*`` loops add the geometry beyond valid windows in its plainest
+form: window element ``(i, j, k)`` of output ``(d, r, c)`` sits at padded
+position ``d * stride_depth + i * dilation_depth`` (and so on), which is input
+position that minus the padding before; :func:`source` says which input
+element a position outside the input holds, if any.
+
 Print a loop with ``inspect.getsource(windowkit.kernels.extreme_pool.python)``.
 """
 
-from ._jit import loop, output_rows
+from ._jit import loop, output_rows, scalar
+
+# What padded positions hold (the ``mode`` argument of the padded loops):
+# np.pad's modes, and IGNORE, no element at all (pools only).
+CONSTANT, IGNORE, EDGE, REFLECT, SYMMETRIC, WRAP = range(6)
+MODES = ("constant", "ignore", "edge", "reflect", "symmetric", "wrap")
+# What source returns for a position that holds cval, or nothing.
+HOLDS_CVAL, HOLDS_NOTHING = -1, -2
 
 
 @loop(output_rows)
@@ -107,5 +120,149 @@ def correlate(x, weights, stride, zero, first_task, stop_task, out):
                 for j in range(window_rows):
                     for k in range(window_cols):
                         value = x[b, first_depth + i, first_row + j, first_col + k]
+                        total += value * weights[i, j, k]
+            out[b, d, r, c] = total
+
+
+@scalar
+def source(position, n, after, mode):
+    """The input index that input position ``position`` holds on an axis of
+    length ``n`` padded by ``after`` elements at its end (positions before
+    0 are the padding before it): itself inside the input, ``HOLDS_CVAL``
+    for a constant, ``HOLDS_NOTHING`` for no element (``IGNORE``, or past
+    the padded end: the part of a ``ceil_mode`` window outside it)."""
+    if position >= n + after:
+        return HOLDS_NOTHING
+    if 0 <= position < n:
+        return position
+    if mode == CONSTANT:
+        return HOLDS_CVAL
+    if mode == IGNORE:
+        return HOLDS_NOTHING
+    if mode == EDGE:
+        return 0 if position < 0 else n - 1
+    if mode == WRAP:
+        return position % n
+    if mode == REFLECT:  # ... 2 1 | 0 1 2 ... n-1 | n-2 ...: the edge once
+        if n == 1:
+            return 0
+        position = position % (2 * n - 2)
+        return position if position < n else 2 * n - 2 - position
+    position = position % (2 * n)  # SYMMETRIC: ... 1 0 | 0 1 ... n-1 | n-1 ...
+    return position if position < n else 2 * n - 1 - position
+
+
+@loop(output_rows, strided_rows=True)
+def padded_extreme_pool(x, window, stride, dilation, before, after, mode, cval, find_max,
+                        first_task, stop_task, out):
+    """:func:`extreme_pool` with padding ``before`` and ``after`` each axis,
+    what it holds (``mode``, ``cval``) and ``dilation``.
+
+    A window position that holds nothing is not part of the window; the
+    caller has checked that every window holds something.
+    Cost: one comparison per window element, O(window size) per output.
+    """
+    window_depth, window_rows, window_cols = window
+    n_batch, out_depth, out_rows, out_cols = out.shape
+    n_depth, n_rows, n_cols = x.shape[1], x.shape[2], x.shape[3]
+    for task in range(first_task, stop_task):
+        b = task // (out_depth * out_rows)
+        d = task // out_rows % out_depth
+        r = task % out_rows
+        for c in range(out_cols):
+            best = cval
+            found = False
+            for i in range(window_depth):
+                di = source(d * stride[0] + i * dilation[0] - before[0], n_depth, after[0], mode)
+                for j in range(window_rows):
+                    rj = source(r * stride[1] + j * dilation[1] - before[1], n_rows, after[1],
+                                mode)
+                    for k in range(window_cols):
+                        ck = source(c * stride[2] + k * dilation[2] - before[2], n_cols,
+                                    after[2], mode)
+                        if di == HOLDS_NOTHING or rj == HOLDS_NOTHING or ck == HOLDS_NOTHING:
+                            continue
+                        if di == HOLDS_CVAL or rj == HOLDS_CVAL or ck == HOLDS_CVAL:
+                            value = cval
+                        else:
+                            value = x[b, di, rj, ck]
+                        if not found:
+                            best, found = value, True
+                        elif find_max:
+                            if value > best or value != value:
+                                best = value
+                        else:
+                            if value < best or value != value:
+                                best = value
+            out[b, d, r, c] = best
+
+
+@loop(output_rows, strided_rows=True)
+def padded_sum_pool(x, window, stride, dilation, before, after, mode, cval, zero, mean,
+                    first_task, stop_task, out):
+    """:func:`sum_pool` with padding, ``mode`` and ``dilation`` (see
+    :func:`padded_extreme_pool`); ``mean``: divided by how many positions
+    of the window hold an element (a constant counts).
+    Cost: one addition per window element, O(window size) per output.
+    """
+    window_depth, window_rows, window_cols = window
+    n_batch, out_depth, out_rows, out_cols = out.shape
+    n_depth, n_rows, n_cols = x.shape[1], x.shape[2], x.shape[3]
+    for task in range(first_task, stop_task):
+        b = task // (out_depth * out_rows)
+        d = task // out_rows % out_depth
+        r = task % out_rows
+        for c in range(out_cols):
+            total = zero
+            count = 0
+            for i in range(window_depth):
+                di = source(d * stride[0] + i * dilation[0] - before[0], n_depth, after[0], mode)
+                for j in range(window_rows):
+                    rj = source(r * stride[1] + j * dilation[1] - before[1], n_rows, after[1],
+                                mode)
+                    for k in range(window_cols):
+                        ck = source(c * stride[2] + k * dilation[2] - before[2], n_cols,
+                                    after[2], mode)
+                        if di == HOLDS_NOTHING or rj == HOLDS_NOTHING or ck == HOLDS_NOTHING:
+                            continue
+                        if di == HOLDS_CVAL or rj == HOLDS_CVAL or ck == HOLDS_CVAL:
+                            total += cval
+                        else:
+                            total += x[b, di, rj, ck]
+                        count += 1
+            if mean:  # as np.mean: a float32 sum divided in double, rounded once
+                out[b, d, r, c] = total / count
+            else:
+                out[b, d, r, c] = total
+
+
+@loop(output_rows, strided_rows=True)
+def padded_correlate(x, weights, stride, dilation, before, after, mode, cval, zero,
+                     first_task, stop_task, out):
+    """:func:`correlate` with padding, ``mode`` and ``dilation`` (see
+    :func:`padded_extreme_pool`; every padded position holds an element).
+    Cost: one multiply-add per window element, O(window size) per output.
+    """
+    window_depth, window_rows, window_cols = weights.shape
+    n_batch, out_depth, out_rows, out_cols = out.shape
+    n_depth, n_rows, n_cols = x.shape[1], x.shape[2], x.shape[3]
+    for task in range(first_task, stop_task):
+        b = task // (out_depth * out_rows)
+        d = task // out_rows % out_depth
+        r = task % out_rows
+        for c in range(out_cols):
+            total = zero
+            for i in range(window_depth):
+                di = source(d * stride[0] + i * dilation[0] - before[0], n_depth, after[0], mode)
+                for j in range(window_rows):
+                    rj = source(r * stride[1] + j * dilation[1] - before[1], n_rows, after[1],
+                                mode)
+                    for k in range(window_cols):
+                        ck = source(c * stride[2] + k * dilation[2] - before[2], n_cols,
+                                    after[2], mode)
+                        if di == HOLDS_CVAL or rj == HOLDS_CVAL or ck == HOLDS_CVAL:
+                            value = cval
+                        else:
+                            value = x[b, di, rj, ck]
                         total += value * weights[i, j, k]
             out[b, d, r, c] = total

@@ -250,7 +250,7 @@ def block_pool(reduce, block, channels=1):
     :data:`PIXEL_CHANNELS_MAX`)."""
     find_max = reduce == MAX
 
-    @loop(separable_tasks if channels == 1 else pixel_tasks)
+    @loop(separable_tasks if channels == 1 else pixel_tasks, strided_rows=True)
     def block_pool(x, window, stride, step, divide_by, first_task, stop_task, out):
         """Pooling of windows side by side along the rows: the separable path
         when ``window_cols == stride_cols == block``, a constant of each
@@ -321,7 +321,7 @@ def extreme_2x2_pool(reduce):
     """The loop for 2x2 max (``reduce`` is MAX) or min windows two columns apart."""
     find_max = reduce == MAX
 
-    @loop(output_rows)
+    @loop(output_rows, strided_rows=True)
     def extreme_2x2_pool(x, window, stride, step, divide_by, first_task, stop_task, out):
         """Max or min of 2x2 windows two columns apart: the separable path for
         the commonest pooling (``window`` is ``(1, 2, 2)``, the column stride 2).
