@@ -426,3 +426,16 @@ def test_padded_errors_before_any_work():
         wk.max_pool(lazy_x[lazy_x[:, 0] > 0], 2, padding=1)
     with pytest.raises(ValueError, match="unknown chunk sizes"):
         wk.correlate(lazy_x[lazy_x[:, 0] > 0], np.ones((2, 2)), dilation=2)
+
+
+def test_padded_long_strips_turned_alike():
+    """Border strips long along one axis and short along the last run with
+    the two swapped, in memory and in Dask blocks alike: float sums bitwise."""
+    x = (np.random.default_rng(27).standard_normal((3, 160, 140)) * 1000).astype(np.float32)
+    lazy_x = da.from_array(x, chunks=(2, (70, 90), (33, 107)))
+    for reduce in ("mean", "sum"):
+        kwargs = dict(reduce=reduce, axes=(1, 2), padding="same", mode="reflect")
+        same(wk.pool(lazy_x, (5, 3), 1, **kwargs), wk.pool(x, (5, 3), 1, **kwargs))
+    kernel = np.arange(12, dtype=np.float32).reshape(3, 4) - 5
+    same(wk.correlate(lazy_x, kernel, axes=(1, 2), padding="same", mode="symmetric"),
+         wk.correlate(x, kernel, axes=(1, 2), padding="same", mode="symmetric"))

@@ -616,3 +616,33 @@ def test_textbook_loop_is_the_same_source_interpreted():
                                   wk.pool(x, 3, 1, **call))
     source = inspect.getsource(kernels.padded_sum_pool.python)
     assert "def padded_sum_pool" in source and "source(" in source
+
+
+@pytest.mark.parametrize("reduce", ["max", "mean"])
+def test_long_border_strips_run_along_their_length(reduce):
+    """Strips one or two outputs wide along the last axis and long along
+    another run with the two swapped (_padded.long_rows): the same values."""
+    from windowkit import _padded
+
+    x = rng_input((2, 150, 131), np.float64, seed=10)
+    geometry = wk.choose_method(reduce, x.shape, (5, 3), 1, padding="same")
+    assert geometry.padding == ((2, 2), (1, 1))
+    check_pool(x, (5, 3), 1, reduce=reduce, axes=(1, 2), padding="same", mode="reflect")
+    check_pool(x, (3, 5), (1, 2), reduce=reduce, axes=(1, 2), padding=(1, 2), mode=None,
+               dilation=(2, 1))
+    # The strips along the last axis are the ones turned.
+    from windowkit import _validation as v
+
+    g = v.geometry(x.shape, (5, 3), 1, (1, 2), padding="same")
+    turned = [_padded.long_rows(g, (2, 150, 1))[1], _padded.long_rows(g, (2, 2, 131))[1]]
+    assert turned == [(1, 0), None]
+
+
+def test_long_border_strips_of_a_correlation():
+    x = rng_input((140, 120), np.float64, seed=11)
+    kernel = rng_input((3, 4), np.float64, seed=12, specials=False)
+    for mode in ("constant", "wrap"):
+        pads = ((1, 1), (1, 2))
+        want = ref.padded_correlate(x, kernel, (1, 1), (0, 1), pads, (1, 1), mode, 0.5, False)
+        np.testing.assert_allclose(wk.correlate(x, kernel, padding="same", mode=mode, cval=0.5),
+                                   want, rtol=1e-12, atol=1e-12)

@@ -34,6 +34,7 @@ floats, so that a window of ``-0.0`` still sums to ``-0.0``), and a mean
 divides the border's sums by how many elements each window holds.
 """
 
+import functools
 import itertools
 import math
 
@@ -44,6 +45,11 @@ from . import _validation as v
 
 # Index-table entries for padded positions that hold no input element.
 CVAL, IGNORE = -1, -2
+
+# A border strip at most this many outputs long along the last windowed
+# axis and at least LONG_ROW along another runs with that axis last (see
+# long_rows).
+SHORT_ROW, LONG_ROW = 4, 64
 
 
 def source_index(positions, n, before, after, mode):
@@ -160,7 +166,14 @@ class Frame:
     def counts(self, ranges, input_only):
         """Elements per window of the outputs ``ranges``, broadcast over the
         output's axes: along each windowed axis, those that lie in the input
-        (``input_only``) or anywhere in the padded axis."""
+        (``input_only``) or anywhere in the padded axis. Kept on the frame."""
+        key = (tuple(map(tuple, ranges)), input_only)
+        counts = self.__dict__.setdefault("kept_counts", {})
+        if key not in counts:
+            counts[key] = self._counts(ranges, input_only)
+        return counts[key]
+
+    def _counts(self, ranges, input_only):
         g = self.geometry
         total = None
         shape = [1] * len(self.shape)
@@ -176,12 +189,25 @@ class Frame:
         return total
 
 
+# The frame of a call, made once for each shape, geometry and mode: its
+# strips' spans and counts are kept on it, as calls repeat.
+frame_of = functools.lru_cache(maxsize=64)(Frame)
+
+
 def span(frame, ranges):
     """Where the outputs ``ranges`` read in the input: ``(index, gathers,
     tables)``, the slice their index tables span, the ``(axis, table)`` to
     gather along each axis whose table is not a run of input indices
     (relative to the slice; 0 at positions that hold no input element),
-    and the tables themselves."""
+    and the tables themselves. Kept on the frame."""
+    key = tuple(map(tuple, ranges))
+    spans = frame.__dict__.setdefault("spans", {})
+    if key not in spans:
+        spans[key] = _span(frame, ranges)
+    return spans[key]
+
+
+def _span(frame, ranges):
     g = frame.geometry
     tables = frame.tables(ranges)
     index, gathers = [slice(None)] * len(frame.shape), []
@@ -284,6 +310,9 @@ def dilated(valid, x, geometry, out):
     """``valid(x_view, stride, out_view)`` over the residue classes of every
     dilated axis; ``out`` has the output shape of the dilated, valid
     windows of ``x`` at ``geometry.stride``."""
+    if all(d == 1 for d in geometry.dilation):
+        valid(x, geometry.stride, out)
+        return
     for x_index, out_index, stride in residue_classes(geometry, out.shape):
         valid(x[x_index], stride, out[out_index])
 
@@ -297,19 +326,48 @@ def region_method(op, method, view, geometry, out_shape, dtype, memory_order=Tru
     does, so the two run the same loops."""
     if method != "auto":
         return method
-    x_index, _, stride = next(residue_classes(geometry, out_shape))
     if isinstance(view, tuple):
-        view = np.broadcast_to(np.empty((), dtype), view)  # its shape alone
-        memory_order = False
+        shape, strides = view, None
+    else:
+        shape, strides = view.shape, view.strides if memory_order else None
+    return _auto_method(op, shape, strides, np.dtype(dtype), geometry, tuple(out_shape))
+
+
+@functools.lru_cache(maxsize=256)
+def _auto_method(op, shape, strides, dtype, geometry, out_shape):
+    """:func:`region_method`'s choice, cached: the same regions come back
+    call after call (it costs 50 us, and a call has five regions)."""
+    x_index, _, stride = next(residue_classes(geometry, out_shape))
+    view = np.lib.stride_tricks.as_strided(np.empty((), dtype), shape, strides or (0,) * len(shape))
     view = view[x_index]
-    strides = view.strides if memory_order else None
     shape = view.shape
     if op == "correlate":
         valid = v.geometry(shape, geometry.window, stride, geometry.axes, name="kernel")
-        return _plan.correlate_method(method, shape, valid, np.dtype(dtype))
-    plan = _plan.pool_plan(shape, np.dtype(dtype), geometry.window, stride, geometry.axes, op,
-                           method, "numba", strides)
-    return plan.choice.method
+        return _plan.correlate_method("auto", shape, valid, dtype)
+    return _plan.pool_plan(shape, dtype, geometry.window, stride, geometry.axes, op, "auto",
+                           "numba", view.strides if strides else None).choice.method
+
+
+def long_rows(geometry, out_shape):
+    """``(geometry, order)``: for a border strip whose outputs are short along
+    the last windowed axis (at most ``SHORT_ROW`` of them) and long along
+    another, ``geometry`` with the two swapped, and the permutation of its
+    per-axis entries (None: unchanged). The loops then run along the long
+    axis, as a C copy of the piece turned around (the plan makes it), not
+    along rows of one or two outputs each, whose per-row cost dominates."""
+    lengths = [out_shape[axis] for axis in geometry.axes]
+    longest = max(range(len(lengths)), key=lengths.__getitem__)
+    if len(lengths) < 2 or lengths[-1] > SHORT_ROW or lengths[longest] < LONG_ROW:
+        return geometry, None
+    order = list(range(len(lengths)))
+    order[-1], order[longest] = longest, order[-1]  # the two swapped
+
+    def permuted(entries):
+        return tuple(entries[i] for i in order)
+
+    g = geometry
+    return v.Geometry(permuted(g.axes), permuted(g.window), permuted(g.stride), g.out_shape,
+                      permuted(g.dilation), permuted(g.padding), g.ceil_mode), tuple(order)
 
 
 def follows_memory(x, geometry):
@@ -330,7 +388,7 @@ def follows_memory(x, geometry):
 def pool(x, geometry, reduce, mode, cval, method, impl, out):
     """``pool`` with ``geometry``'s padding, dilation and ceil_mode."""
     out = v.prepare_out(out, geometry.out_shape, v.pool_dtype(reduce, x.dtype), x)
-    frame = Frame(x.shape, geometry, mode)
+    frame = frame_of(x.shape, geometry, mode)
     if mode == "ignore":
         check_windows_hold_elements(frame)
     if method == "direct" and impl != "strided":
@@ -365,7 +423,7 @@ def pool_interior(view, geometry, reduce, method, impl, into, memory_order=True)
 def pool_strip(gathered, frame, ranges, reduce, method, impl, into, memory_order=True):
     """The pool of the border strip ``ranges`` into ``into``, from its
     ``gathered`` piece (filled with :func:`pool_fill`)."""
-    geometry = frame.geometry
+    geometry, _ = long_rows(frame.geometry, into.shape)
     if reduce != "mean":
         method = region_method(reduce, method, gathered, geometry, into.shape, gathered.dtype,
                                memory_order)
@@ -398,7 +456,7 @@ def correlate(x, kernel, geometry, mode, cval, method, impl, flip, out):
     if method == "direct" and impl != "strided":
         return _plan.padded_direct_plan(x.shape, x.dtype, geometry, "correlate", mode, cval,
                                         impl, kernel, flip)(x, out)
-    frame = Frame(x.shape, geometry, mode)
+    frame = frame_of(x.shape, geometry, mode)
     memory_order = follows_memory(x, geometry)
     inner = frame.interior_slices()
     if inner is not None:
@@ -414,6 +472,9 @@ def correlate(x, kernel, geometry, mode, cval, method, impl, flip, out):
 def correlate_region(view, kernel, geometry, method, impl, flip, into, memory_order=True):
     """The valid, dilated correlation of ``view`` (the interior's input or a
     border piece) into ``into``."""
+    geometry, order = long_rows(geometry, into.shape)
+    if order is not None:
+        kernel = kernel.transpose(order)
     method = region_method("correlate", method, view.shape, geometry, into.shape, into.dtype)
 
     def valid(view, stride, into):
