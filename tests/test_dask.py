@@ -372,13 +372,22 @@ def test_padded_van_herk_float_sums_stay_identical_with_unaligned_chunks():
 def test_padded_impls_inside_blocks(impl):
     x = (np.random.default_rng(25).standard_normal((11, 13)) * 1000).astype(np.float32)
     lazy_x = da.from_array(x, chunks=((3, 8), (5, 8)))
+    # impl="strided": numpy orders a float sum's additions by the layout,
+    # and a border piece is laid out as its gather leaves it, a block's as
+    # Dask's: float32 sums agree to rounding (relative 1e-5 of the largest).
+    def agree(lazy, expected, exact):
+        if impl == "strided" and not exact:
+            scale = np.abs(expected).max()
+            np.testing.assert_allclose(lazy.compute(), expected, rtol=1e-5, atol=1e-5 * scale)
+        else:
+            same(lazy, expected)
+
     for reduce in ("max", "mean"):
         kwargs = dict(reduce=reduce, padding="same", mode="edge", dilation=2, impl=impl)
-        same(wk.pool(lazy_x, 3, 1, **kwargs), wk.pool(x, 3, 1, **kwargs),
-             bitwise=impl != "strided" or reduce == "max")
+        agree(wk.pool(lazy_x, 3, 1, **kwargs), wk.pool(x, 3, 1, **kwargs), reduce == "max")
     kwargs = dict(padding=(2, 1), dilation=(1, 2), mode="reflect", impl=impl)
-    same(wk.correlate(lazy_x, x[:3, :2], 2, **kwargs), wk.correlate(x, x[:3, :2], 2, **kwargs),
-         bitwise=impl != "strided")
+    agree(wk.correlate(lazy_x, x[:3, :2], 2, **kwargs), wk.correlate(x, x[:3, :2], 2, **kwargs),
+          False)
 
 
 def test_padded_blocks_hold_a_border_not_the_array():

@@ -51,7 +51,6 @@ loops and give the same results.
 Dask is imported only when a Dask array comes in.
 """
 
-import dataclasses
 import itertools
 import math
 import sys
@@ -192,26 +191,12 @@ def pool(x, window, stride, reduce, axes, out, impl, method):
 
 
 def in_loop_order(geometry, shape, itemsize):
-    """``(geometry, order)``: ``geometry`` with its windowed axes in the order
-    the in-memory call's loops run them on a C-ordered array of ``shape``
-    (windowed axes named against memory order are turned around, see
-    :func:`windowkit._plan.in_memory_order`), and the permutation applied
-    to its per-axis entries (None: none), which a kernel takes too. Blocks
-    then run that order as given: a float sum adds in the same order."""
+    """:func:`windowkit._padded.in_loop_order` for a C-ordered array of
+    ``shape``: the order the in-memory call's loops run. Blocks then run
+    that order as given, so a float sum adds in the same order."""
     strides = tuple(int(np.prod(shape[i + 1:], dtype=np.int64)) * itemsize
                     for i in range(len(shape)))
-    in_memory, _ = _plan.in_memory_order(geometry, shape, strides)
-    axes = tuple(axis for axis in in_memory.axes if axis in geometry.axes)
-    if axes == geometry.axes:
-        return geometry, None
-    order = tuple(geometry.axes.index(axis) for axis in axes)
-
-    def permuted(entries):
-        return None if entries is None else tuple(entries[i] for i in order)
-
-    return dataclasses.replace(
-        geometry, axes=axes, window=permuted(geometry.window), stride=permuted(geometry.stride),
-        dilation=permuted(geometry.dilation), padding=permuted(geometry.padding)), order
+    return _padded.in_loop_order(geometry, shape, strides)
 
 
 # Blocks run their axes in the whole array's loop order (in_loop_order),
@@ -268,7 +253,9 @@ def padded_pool(x, geometry, reduce, mode, cval, method, impl):
         summed = "sum" if reduce == "mean" else reduce
         piece_dtype = np.dtype(np.float32) if (
             reduce == "mean" and x.dtype == np.float16) else x.dtype
-        resolved = _padded.region_method(summed, method, piece.shape, geometry, out_shape,
+        # As pool_strip resolves it: with the axes long_rows may swap.
+        turned, _ = _padded.long_rows(geometry, out_shape)
+        resolved = _padded.region_method(summed, method, piece.shape, turned, out_shape,
                                          piece_dtype)
         return _strip(piece, geometry.axes, ranges, dtype, _pool_strip_block, frame=frame,
                       tables=tables, fills=(cval, _padded.pool_fill(reduce, x.dtype)),
@@ -287,8 +274,8 @@ def padded_correlate(x, kernel, geometry, mode, cval, method, impl, flip):
         kernel = kernel.transpose(order)
     frame = _padded.Frame(x.shape, geometry, mode)
 
-    def region(shape, out_shape):
-        return _padded.region_method("correlate", method, shape, geometry, out_shape, dtype)
+    def region(shape, out_shape, turned=geometry):
+        return _padded.region_method("correlate", method, shape, turned, out_shape, dtype)
 
     def interior(view, out_shape):
         return windowed(view, _extent_geometry(geometry), dtype, _correlate_interior_block,
@@ -296,9 +283,11 @@ def padded_correlate(x, kernel, geometry, mode, cval, method, impl, flip):
                         method=region(view.shape, out_shape), impl=impl, flip=flip)
 
     def strip(piece, ranges, tables, out_shape):
+        # As correlate_region resolves it: with the axes long_rows may swap.
+        turned, _ = _padded.long_rows(geometry, out_shape)
         return _strip(piece, geometry.axes, ranges, dtype, _correlate_strip_block, tables=tables,
                       fills=(cval, 0), kernel=kernel, geometry=geometry,
-                      method=region(piece.shape, out_shape), impl=impl, flip=flip)
+                      method=region(piece.shape, out_shape, turned), impl=impl, flip=flip)
 
     return _around_interior(x, frame, interior, strip)
 
@@ -427,5 +416,5 @@ def _correlate_strip_block(block, *, ranges, tables, fills, kernel, geometry, me
     into = np.empty(_strip_shape(block.shape, geometry.axes, ranges),
                     v.correlate_dtype(block.dtype, kernel.dtype))
     _padded.correlate_region(_filled(block, geometry.axes, tables, fills), kernel, geometry,
-                             method, impl, flip, into, memory_order=False)
+                             method, impl, flip, into, memory_order=False, strip=True)
     return into
