@@ -619,8 +619,9 @@ def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64
     padded = v.geometry(shape, window, stride, axes, default_stride=1 if correlation else "window",
                         name="kernel" if correlation else "window", padding=padding,
                         dilation=dilation, ceil_mode=ceil_mode)
-    # The method is the one the interior and the border pieces run: that of
-    # the valid windows of x padded (a window need not fit x itself).
+    # The method reported is that of the valid windows of x padded (a window
+    # need not fit x itself); the interior and each border piece resolve
+    # "auto" for their own shape (docs/methods.md, "Beyond valid windows").
     plan_shape = list(shape)
     for axis, (before, after) in zip(padded.axes, padded.padding):
         plan_shape[axis] += before + after
