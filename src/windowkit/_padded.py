@@ -370,21 +370,26 @@ def long_rows(geometry, out_shape):
     the last windowed axis (at most ``SHORT_ROW`` of them) and long along
     another, ``geometry`` with the two swapped, and the permutation of its
     per-axis entries (None: unchanged). The loops then run along the long
-    axis, as a C copy of the piece turned around (the plan makes it), not
-    along rows of one or two outputs each, whose per-row cost dominates."""
+    axis (the piece's gather lays it out so, see take; else the plan copies
+    it turned), not along rows of one to four outputs each, whose per-row
+    cost dominates."""
     lengths = [out_shape[axis] for axis in geometry.axes]
     longest = max(range(len(lengths)), key=lengths.__getitem__)
     if len(lengths) < 2 or lengths[-1] > SHORT_ROW or lengths[longest] < LONG_ROW:
         return geometry, None
     order = list(range(len(lengths)))
     order[-1], order[longest] = longest, order[-1]  # the two swapped
+    return permuted(geometry, tuple(order)), tuple(order)
 
-    def permuted(entries):
-        return tuple(entries[i] for i in order)
+
+def permuted(geometry, order):
+    """``geometry`` with its per-axis entries in ``order`` (positions)."""
+    def entries(values):
+        return tuple(values[i] for i in order)
 
     g = geometry
-    return v.Geometry(permuted(g.axes), permuted(g.window), permuted(g.stride), g.out_shape,
-                      permuted(g.dilation), permuted(g.padding), g.ceil_mode), tuple(order)
+    return v.Geometry(entries(g.axes), entries(g.window), entries(g.stride), g.out_shape,
+                      entries(g.dilation), entries(g.padding), g.ceil_mode)
 
 
 def in_loop_order(geometry, shape, strides):
@@ -399,13 +404,7 @@ def in_loop_order(geometry, shape, strides):
     if axes == geometry.axes:
         return geometry, None
     order = tuple(geometry.axes.index(axis) for axis in axes)
-
-    def permuted(entries):
-        return tuple(entries[i] for i in order)
-
-    g = geometry
-    return v.Geometry(axes, permuted(g.window), permuted(g.stride), g.out_shape,
-                      permuted(g.dilation), permuted(g.padding), g.ceil_mode), order
+    return permuted(geometry, order), order
 
 
 def follows_memory(x, geometry):
