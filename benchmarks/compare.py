@@ -406,8 +406,9 @@ def _pytorch_padding(case):
     if not (case.padded or case.dilation != 1):
         return 0, 1
     mode = case.mode_or_default
-    if case.op == "correlate" and mode != "constant" or case.op != "correlate" and (
-            mode not in ("ignore", "constant") or mode == "constant" and case.op != "mean"):
+    # Zeros for conv2d, -inf (no element) for max_pool2d, either for avg_pool2d.
+    pads_with = {"correlate": ("constant",), "mean": ("ignore", "constant")}
+    if mode not in pads_with.get(case.op, ("ignore",)):
         raise Unsupported(mode)
     pairs = set(wk.choose_method(
         case.op, case.shape, case.window, case.stride, axes=case.axes, padding=case.padding,

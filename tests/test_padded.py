@@ -623,16 +623,15 @@ def test_long_border_strips_run_along_their_length(reduce):
     """Strips one or two outputs wide along the last axis and long along
     another run with the two swapped (_padded.long_rows): the same values."""
     from windowkit import _padded
+    from windowkit import _validation as v
 
     x = rng_input((2, 150, 131), np.float64, seed=10)
-    geometry = wk.choose_method(reduce, x.shape, (5, 3), 1, padding="same")
-    assert geometry.padding == ((2, 2), (1, 1))
+    choice = wk.choose_method(reduce, x.shape, (5, 3), 1, padding="same")
+    assert choice.padding == ((2, 2), (1, 1))
     check_pool(x, (5, 3), 1, reduce=reduce, axes=(1, 2), padding="same", mode="reflect")
     check_pool(x, (3, 5), (1, 2), reduce=reduce, axes=(1, 2), padding=(1, 2), mode=None,
                dilation=(2, 1))
     # The strips along the last axis are the ones turned.
-    from windowkit import _validation as v
-
     g = v.geometry(x.shape, (5, 3), 1, (1, 2), padding="same")
     turned = [_padded.long_rows(g, (2, 150, 1))[1], _padded.long_rows(g, (2, 2, 131))[1]]
     assert turned == [(1, 0), None]

@@ -112,6 +112,7 @@ class Frame:
     def __init__(self, shape, geometry, mode):
         self.shape, self.geometry, self.mode = shape, geometry, mode
         self.extent = geometry.extent
+        self.spans, self.kept_counts = {}, {}  # by strip (see span, counts)
         self.interior = []
         for axis, e, s, (before, after) in zip(geometry.axes, self.extent, geometry.stride,
                                                 geometry.padding):
@@ -168,10 +169,9 @@ class Frame:
         output's axes: along each windowed axis, those that lie in the input
         (``input_only``) or anywhere in the padded axis. Kept on the frame."""
         key = (tuple(map(tuple, ranges)), input_only)
-        counts = self.__dict__.setdefault("kept_counts", {})
-        if key not in counts:
-            counts[key] = self._counts(ranges, input_only)
-        return counts[key]
+        if key not in self.kept_counts:
+            self.kept_counts[key] = self._counts(ranges, input_only)
+        return self.kept_counts[key]
 
     def _counts(self, ranges, input_only):
         g = self.geometry
@@ -201,10 +201,9 @@ def span(frame, ranges):
     (relative to the slice; 0 at positions that hold no input element),
     and the tables themselves. Kept on the frame."""
     key = tuple(map(tuple, ranges))
-    spans = frame.__dict__.setdefault("spans", {})
-    if key not in spans:
-        spans[key] = _span(frame, ranges)
-    return spans[key]
+    if key not in frame.spans:
+        frame.spans[key] = _span(frame, ranges)
+    return frame.spans[key]
 
 
 def _span(frame, ranges):
@@ -462,22 +461,19 @@ def pool_strip(gathered, frame, ranges, reduce, method, impl, into, memory_order
     """The pool of the border strip ``ranges`` into ``into``, from its
     ``gathered`` piece (filled with :func:`pool_fill`)."""
     geometry, _ = long_rows(frame.geometry, into.shape)
-    if reduce != "mean":
-        method = region_method(reduce, method, gathered, geometry, into.shape, gathered.dtype,
-                               memory_order)
-        dilated(_valid_pool(geometry, reduce, method, impl, memory_order), gathered, geometry,
-                into)
-        return
-    # A mean: the window's sum over the elements it holds (float16 summed
-    # in float32, as the loops do).
-    if gathered.dtype == np.float16:
-        gathered = gathered.astype(np.float32)
-    sums = np.empty(into.shape, v.pool_dtype("sum", gathered.dtype))
-    method = region_method("sum", method, gathered, geometry, into.shape, gathered.dtype,
+    op, target = reduce, into
+    if reduce == "mean":
+        # The window's sum over the elements it holds (float16 summed in
+        # float32, as the loops do), divided by their count below.
+        if gathered.dtype == np.float16:
+            gathered = gathered.astype(np.float32)
+        op, target = "sum", np.empty(into.shape, v.pool_dtype("sum", gathered.dtype))
+    method = region_method(op, method, gathered, geometry, into.shape, gathered.dtype,
                            memory_order)
-    dilated(_valid_pool(geometry, "sum", method, impl, memory_order), gathered, geometry, sums)
-    with np.errstate(invalid="ignore"):  # complex infinities, as the loops' NaN
-        np.divide(sums, frame.counts(ranges, frame.mode == "ignore"), out=into)
+    dilated(_valid_pool(geometry, op, method, impl, memory_order), gathered, geometry, target)
+    if reduce == "mean":
+        with np.errstate(invalid="ignore"):  # complex infinities, as the loops' NaN
+            np.divide(target, frame.counts(ranges, frame.mode == "ignore"), out=into)
 
 
 def _valid_pool(geometry, reduce, method, impl, memory_order):
