@@ -42,9 +42,14 @@ PERFORMANCE = DOCS / "performance.md"
 START, END = "<!-- comparison:start -->", "<!-- comparison:end -->"
 COMMAND = "make compare"
 
-PEERS = ["numpy view", "numpy reshape", "skimage", "scipy.ndimage", "scipy.signal", "OpenCV", "PyTorch"]
+PEERS = ["numpy view", "numpy reshape", "skimage", "scipy.ndimage", "scipy.signal", "OpenCV",
+         "PyTorch", "bottleneck", "numbagg"]
 MODULES = {"skimage": "skimage", "scipy.ndimage": "scipy", "scipy.signal": "scipy",
-           "OpenCV": "cv2", "PyTorch": "torch"}
+           "OpenCV": "cv2", "PyTorch": "torch", "bottleneck": "bottleneck", "numbagg": "numbagg"}
+# windowkit's own call without nan_policy or return_indices, on the same
+# data: what they cost (its answer differs, so it is not checked, and it is
+# no peer: the "fastest peer" column leaves it out).
+PLAIN = "windowkit plain"
 
 
 class Unsupported(Exception):
@@ -62,13 +67,33 @@ class Case:
     batches."""
 
     def __init__(self, op, shape, dtype, window, stride, layout="C", axes=None,
-                 padding="valid", mode=None, dilation=1):
+                 padding="valid", mode=None, dilation=1, nans=0.0, nan_policy="propagate",
+                 min_count=None, return_indices=False):
         self.op, self.shape, self.dtype = op, shape, np.dtype(dtype)
         self.window, self.stride, self.layout = window, stride, layout
-        self.axes = tuple(axes or (len(shape) - 2, len(shape) - 1))
+        self.axes = tuple(axes or ((0,) if len(shape) == 1 else (len(shape) - 2, len(shape) - 1)))
         # Beyond valid windows (issue 16): mode None is the op's default
         # ("ignore" for pools, "constant" 0 for correlate).
         self.padding, self.mode, self.dilation = padding, mode, dilation
+        # Missing data (issue 17): this fraction of the input NaN.
+        self.nans, self.nan_policy, self.min_count = nans, nan_policy, min_count
+        self.return_indices = return_indices
+
+    @property
+    def missing_data(self):
+        """Whether the case asks for nan_policy, min_count or return_indices."""
+        return self.nan_policy != "propagate" or self.return_indices
+
+    @property
+    def missing_keywords(self):
+        keywords = {}
+        if self.nan_policy != "propagate":
+            keywords["nan_policy"] = self.nan_policy
+        if self.min_count is not None:
+            keywords["min_count"] = self.min_count
+        if self.return_indices:
+            keywords["return_indices"] = True
+        return keywords
 
     @property
     def padded(self):
@@ -92,7 +117,7 @@ class Case:
 
     @property
     def channels_last(self):
-        return self.axes != (len(self.shape) - 2, len(self.shape) - 1)
+        return len(self.shape) > 1 and self.axes != (len(self.shape) - 2, len(self.shape) - 1)
 
     @property
     def label(self):
@@ -106,6 +131,9 @@ class Case:
             beyond += f", {padding}" + (f" {self.mode}" if self.mode else "")
         if self.dilation != 1:
             beyond += f", dilation {self.dilation}"
+        if self.nans:
+            beyond += f", {self.nans:.0%} NaN"
+        beyond += "".join(f", {name}={value!r}" for name, value in self.missing_keywords.items())
         if self.op == "correlate":
             return f"{size} {self.dtype.name}, correlate {self.window}×{self.window}" + (
                 f" stride {self.stride}" if self.stride != 1 else "") + beyond
@@ -130,6 +158,8 @@ class Case:
         x = make_input(self.shape, self.dtype)
         if self.layout == "F":
             x = np.asfortranarray(x)
+        if self.nans:
+            x[np.random.default_rng(2).random(x.shape) < self.nans] = np.nan
         kernel = make_input((self.window, self.window), self.dtype, seed=1) if self.op == "correlate" else None
         return x, kernel
 
@@ -167,6 +197,13 @@ TABLE_CASES = [
     Case("mean", (2048, 2048), "float32", 5, 1, padding="same", mode="reflect"),
     Case("correlate", (2048, 2048), "float32", 3, 1, padding="same"),
     Case("correlate", (1024, 1024), "float32", 3, 1, dilation=2),
+    # Missing data (issue 17), each against the call without its keywords.
+    Case("mean", (10**7,), "float64", 64, 1, nans=0.1, nan_policy="omit", min_count=32),
+    Case("max", (10**7,), "float64", 64, 1, nans=0.1, nan_policy="omit", min_count=32),
+    Case("sum", (10**7,), "float64", 64, 1, nans=0.1, nan_policy="omit", min_count=32),
+    Case("max", (2048, 2048), "float32", 31, 1, nans=0.01, nan_policy="omit"),
+    Case("mean", (2048, 2048), "float32", 15, 1, nans=0.01, nan_policy="omit"),
+    Case("max", (32, 64, 112, 112), "float32", 2, 2, return_indices=True),
 ]
 
 PLOT_WINDOWS = [2, 3, 5, 8, 16, 31]
@@ -182,6 +219,14 @@ PLOT_PANELS = [
 def run_windowkit(case, x, kernel):
     if case.op == "correlate":
         return wk.correlate(x, kernel, case.stride, axes=case.axes, **case.geometry)
+    return wk.pool(x, case.window, case.stride, reduce=case.op, axes=case.axes, **case.geometry,
+                   **case.missing_keywords)
+
+
+def run_windowkit_plain(case, x, kernel):
+    """The case's call without its missing-data keywords (not checked)."""
+    if not case.missing_data:
+        raise Unsupported("no missing-data keywords")
     return wk.pool(x, case.window, case.stride, reduce=case.op, axes=case.axes, **case.geometry)
 
 
@@ -418,6 +463,62 @@ def _pytorch_padding(case):
     return pairs.pop()[0], case.dilation
 
 
+def run_bottleneck(case, x, kernel):
+    """bottleneck's moving window (1-D, stride 1, NaN skipped, ``min_count``),
+    cropped to the windows that lie inside the signal."""
+    import bottleneck
+
+    if not (x.ndim == 1 and case.stride == 1 and case.nan_policy == "omit"):
+        raise Unsupported("1-D moving windows at stride 1 only")
+    move = {"max": bottleneck.move_max, "min": bottleneck.move_min,
+            "mean": bottleneck.move_mean, "sum": bottleneck.move_sum}[case.op]
+    return move(x, case.window, min_count=case.min_count)[case.window - 1:]
+
+
+def run_numbagg(case, x, kernel):
+    """numbagg's moving mean and sum (1-D, stride 1, ``min_count``), cropped."""
+    import numbagg
+
+    if not (x.ndim == 1 and case.stride == 1 and case.nan_policy == "omit"
+            and case.op in ("mean", "sum")):
+        raise Unsupported("moving mean and sum only")
+    move = numbagg.move_mean if case.op == "mean" else numbagg.move_sum
+    return move(x, window=case.window, min_count=case.min_count)[case.window - 1:]
+
+
+def run_pytorch_indices(case, x, kernel):
+    """``max_pool2d(return_indices=True)``: PyTorch's own flat indices
+    (turned into coordinates only to check them, outside the timing)."""
+    import torch
+    import torch.nn.functional as F
+
+    if not (case.return_indices and case.op == "max" and case.nan_policy == "propagate"
+            and len(case.axes) == 2 and not case.channels_last):
+        raise Unsupported("max pooling indices only")
+    t = torch.from_numpy(x).reshape((-1, 1) + x.shape[-2:])
+    p, d = _pytorch_padding(case)
+    with torch.no_grad():
+        return F.max_pool2d(t, case.window, case.stride, padding=p, dilation=d,
+                            return_indices=True)
+
+
+def for_plain_data(run):
+    """A runner for the cases without missing-data keywords: the peer has
+    neither NaN skipping nor indices."""
+    def runner(case, x, kernel):
+        if case.missing_data:
+            raise Unsupported("no nan_policy or indices")
+        return run(case, x, kernel)
+    runner.__name__ = run.__name__
+    return runner
+
+
+def run_pytorch_any(case, x, kernel):
+    if case.return_indices:
+        return run_pytorch_indices(case, x, kernel)
+    return for_plain_data(run_pytorch)(case, x, kernel)
+
+
 RUNNERS = {
     "numpy view": valid_only(run_numpy_view),
     "numpy reshape": valid_only(run_numpy_reshape),
@@ -425,8 +526,13 @@ RUNNERS = {
     "scipy.ndimage": run_scipy_ndimage,
     "scipy.signal": valid_only(run_scipy_signal),
     "OpenCV": run_opencv,
-    "PyTorch": run_pytorch,
+    "PyTorch": run_pytorch_any,
+    "bottleneck": run_bottleneck,
+    "numbagg": run_numbagg,
 }
+for _peer in ("numpy view", "numpy reshape", "skimage", "scipy.ndimage", "scipy.signal",
+              "OpenCV"):
+    RUNNERS[_peer] = for_plain_data(RUNNERS[_peer])
 
 
 def available(peer):
@@ -438,15 +544,23 @@ def available(peer):
 
 
 def same_answer(result, expected, case):
-    """Exact for max and min; to rounding for sums (FFT and pairwise sums differ)."""
+    """Exact for max and min; to rounding for sums (FFT and pairwise sums
+    differ); indices as coordinates."""
+    if case.return_indices:
+        values, flat = (np.asarray(part) for part in result)
+        width = case.shape[-1]
+        coordinates = np.stack([flat // width, flat % width], axis=-1).reshape(
+            expected[1].shape)
+        return np.array_equal(values.reshape(expected[0].shape), expected[0]) and np.array_equal(
+            coordinates, expected[1])
     result = np.asarray(result)
     if result.shape != expected.shape:
         return False
     if case.op in ("max", "min"):
-        return np.array_equal(result, expected)
+        return np.array_equal(result, expected, equal_nan=True)
     rtol = 1e-4 if case.dtype == np.float32 else 1e-9
-    scale = np.abs(expected).max() if expected.size else 1.0
-    return np.allclose(result, expected, rtol=rtol, atol=rtol * scale)
+    scale = np.nanmax(np.abs(expected)) if expected.size else 1.0
+    return np.allclose(result, expected, rtol=rtol, atol=rtol * scale, equal_nan=True)
 
 
 # -- timing ----------------------------------------------------------------------------
@@ -496,6 +610,8 @@ def measure(case, peers, rounds, budget):
             notes[peer] = "differs"
             continue
         calls[peer] = lambda peer=peer: RUNNERS[peer](case, x, kernel)
+    if case.missing_data:
+        calls[PLAIN] = lambda: run_windowkit_plain(case, x, kernel)
     times = median_times(calls, rounds, budget)
     return times, notes
 
@@ -512,10 +628,10 @@ def format_time(seconds):
 
 
 def table(rows, peers):
-    header = ["case", "windowkit"] + peers + ["windowkit ÷ fastest peer"]
+    header = ["case", "windowkit"] + peers + ["windowkit ÷ fastest peer", f"windowkit ÷ {PLAIN}"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for case, times, notes in rows:
-        others = {name: t for name, t in times.items() if name != "windowkit"}
+        others = {name: t for name, t in times.items() if name not in ("windowkit", PLAIN)}
         cells = [case.label, format_time(times["windowkit"])]
         for peer in peers:
             cells.append(format_time(times[peer]) if peer in times else notes.get(peer, ""))
@@ -524,6 +640,7 @@ def table(rows, peers):
             cells.append(f"{times['windowkit'] / others[fastest]:.2f} ({fastest})")
         else:
             cells.append("no peer")
+        cells.append(f"{times['windowkit'] / times[PLAIN]:.2f}" if PLAIN in times else "")
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -532,7 +649,7 @@ def short_table(rows):
     """The README's table: each case, windowkit, its fastest peer and the ratio."""
     lines = ["| case | windowkit | fastest peer | windowkit ÷ peer |", "|---|---|---|---|"]
     for case, times, notes in rows:
-        others = {name: t for name, t in times.items() if name != "windowkit"}
+        others = {name: t for name, t in times.items() if name not in ("windowkit", PLAIN)}
         if not others:
             continue
         fastest = min(others, key=others.get)

@@ -34,8 +34,15 @@ SMALL_CASES = [
     compare.Case("max", (2, 13, 11, 64), "float32", 3, 2, axes=(1, 2)),
     compare.Case("mean", (2, 13, 11, 8), "float64", 4, 4, axes=(1, 2)),
     compare.Case("min", (2, 13, 11, 5), "float32", 3, 1, axes=(1, 2)),
+    # Missing data: NaN skipped with min_count (1-D moving windows), indices.
+    compare.Case("mean", (3000,), "float64", 64, 1, nans=0.1, nan_policy="omit", min_count=32),
+    compare.Case("max", (3000,), "float64", 64, 1, nans=0.1, nan_policy="omit", min_count=32),
+    compare.Case("sum", (3000,), "float64", 7, 1, nans=0.3, nan_policy="omit", min_count=3),
+    compare.Case("max", (2, 3, 20, 22), "float32", 2, 2, return_indices=True),
+    compare.Case("max", (2, 3, 21, 23), "float32", 3, 2, padding=1, return_indices=True),
 ]
-OPTIONAL = {"OpenCV": "cv2", "PyTorch": "torch"}
+OPTIONAL = {"OpenCV": "cv2", "PyTorch": "torch", "bottleneck": "bottleneck",
+            "numbagg": "numbagg"}
 
 
 @pytest.mark.parametrize("peer", compare.PEERS)
@@ -64,6 +71,20 @@ def test_same_answer_rejects_a_wrong_answer():
     wrong[3, 4] += 1e-2
     assert not compare.same_answer(wrong, expected, case)
     assert not compare.same_answer(expected[:-1], expected, case)
+
+
+def test_missing_data_cases_are_real():
+    """The NaN cases hold NaN, and their windowkit answer differs from the
+    plain call's, which is timed beside it but never checked."""
+    case = compare.Case("mean", (500,), "float64", 8, 1, nans=0.2, nan_policy="omit",
+                        min_count=4)
+    x, kernel = case.inputs()
+    assert 0.1 < np.isnan(x).mean() < 0.3
+    skipped = compare.run_windowkit(case, x, kernel)
+    plain = compare.run_windowkit_plain(case, x, kernel)
+    assert np.isnan(plain).sum() > np.isnan(skipped).sum()
+    with pytest.raises(compare.Unsupported):
+        compare.run_windowkit_plain(compare.Case("max", (8, 8), "float64", 2, 2), x, kernel)
 
 
 def test_table_marks_missing_blank_and_ratio():

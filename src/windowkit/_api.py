@@ -11,7 +11,7 @@ import dataclasses
 
 import numpy as np
 
-from . import _dask, _methods, _padded, _plan, strided
+from . import _dask, _methods, _missing, _padded, _plan, strided
 from . import _validation as v
 
 __all__ = [
@@ -154,7 +154,8 @@ def windows(x, window, stride=1, *, axes=None, padding="valid", mode="constant",
 
 
 def pool(x, window, stride=None, *, reduce="max", axes=None, padding="valid", mode=None,
-         cval=0, dilation=1, ceil_mode=False, out=None, impl="numba", method="auto"):
+         cval=0, dilation=1, ceil_mode=False, nan_policy="propagate", min_count=None,
+         return_indices=False, out=None, impl="numba", method="auto"):
     """Reduce every window of ``x`` to one number: max, min, mean or sum pooling.
 
     Parameters
@@ -291,6 +292,22 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, padding="valid", mo
     >>> wk.pool(x, 3, stride=1, padding="same", reduce="mean", mode="edge").shape
     (4, 4)
     """
+    if not _missing.is_plain_call(x, nan_policy, min_count, return_indices):
+        def run(array, reduce, cval, out):
+            return _pool(array, window, stride, reduce, axes, padding, mode, cval, dilation,
+                         ceil_mode, out, impl, method)
+
+        v.check_choice(reduce, "reduce", v.REDUCTIONS)
+        call = _missing.Call(window, stride, axes, padding, mode, cval, dilation, ceil_mode,
+                             run)
+        return _missing.pool(x, call, reduce, nan_policy, min_count, return_indices, out)
+    return _pool(x, window, stride, reduce, axes, padding, mode, cval, dilation, ceil_mode,
+                 out, impl, method)
+
+
+def _pool(x, window, stride, reduce, axes, padding, mode, cval, dilation, ceil_mode, out, impl,
+          method):
+    """:func:`pool` without ``nan_policy``, ``min_count`` and ``return_indices``."""
     if not _is_valid(padding, dilation, ceil_mode):
         return _beyond_valid_pool(x, window, stride, reduce, axes, padding, mode, cval,
                                   dilation, ceil_mode, out, impl, method)
@@ -337,9 +354,11 @@ def _beyond_valid_pool(x, window, stride, reduce, axes, padding, mode, cval, dil
 
 def _pool_variant(reduce):
     def variant(x, window, stride=None, *, axes=None, padding="valid", mode=None, cval=0,
-                dilation=1, ceil_mode=False, out=None, impl="numba", method="auto"):
+                dilation=1, ceil_mode=False, nan_policy="propagate", min_count=None,
+                return_indices=False, out=None, impl="numba", method="auto"):
         return pool(x, window, stride, reduce=reduce, axes=axes, padding=padding, mode=mode,
-                    cval=cval, dilation=dilation, ceil_mode=ceil_mode, out=out, impl=impl,
+                    cval=cval, dilation=dilation, ceil_mode=ceil_mode, nan_policy=nan_policy,
+                    min_count=min_count, return_indices=return_indices, out=out, impl=impl,
                     method=method)
 
     variant.__name__ = variant.__qualname__ = f"{reduce}_pool"

@@ -266,3 +266,114 @@ def padded_correlate(x, weights, stride, dilation, before, after, mode, cval, ze
                             value = x[b, di, rj, ck]
                         total += value * weights[i, j, k]
             out[b, d, r, c] = total
+
+
+def _located_rows(out, *args):
+    """The task count of :func:`locate_extreme`: output rows of its 5-D ``out``."""
+    return out.shape[0] * out.shape[1] * out.shape[2]
+
+
+@loop(_located_rows, strided_rows=True)
+def locate_extreme(x, missing, values, window, stride, dilation, before, after, mode, cval,
+                   skip_missing, first_task, stop_task, out):
+    """Where each window's max or min came from: ``out[b, d, r, c]`` is the
+    coordinates ``(depth, row, col)`` in ``x`` (the last ``out.shape[4]``
+    of them) of the first element of
+    window ``(b, d, r, c)``, in the window's row-major order, equal to
+    ``values[b, d, r, c]``; for a NaN value, of its first NaN; ``-1`` in
+    every coordinate for none.
+
+    Elements where ``missing`` is true are skipped (``skip_missing``; else
+    ``missing`` is a placeholder). The window has the padded geometry of
+    :func:`padded_extreme_pool`: a padded constant lies at its position
+    outside ``[0, n)``, a copied element at that of the element it copies.
+    A max or min is the first of its equals that the pool kept (every
+    method keeps the first), so this is numpy's ``argmax`` of the window.
+    Cost: at most one comparison per window element; it stops at the first match.
+    """
+    window_depth, window_rows, window_cols = window
+    n_batch, out_depth, out_rows, out_cols = values.shape
+    n_depth, n_rows, n_cols = x.shape[1], x.shape[2], x.shape[3]
+    # Whether every window lies inside x (valid windows: no padding, no
+    # ceil_mode overhang).
+    inside = ((out_depth - 1) * stride[0] + (window_depth - 1) * dilation[0] < n_depth
+              and (out_rows - 1) * stride[1] + (window_rows - 1) * dilation[1] < n_rows
+              and (out_cols - 1) * stride[2] + (window_cols - 1) * dilation[2] < n_cols
+              and before[0] == 0 and before[1] == 0 and before[2] == 0)
+    for task in range(first_task, stop_task):
+        b = task // (out_depth * out_rows)
+        d = task // out_rows % out_depth
+        r = task % out_rows
+        for c in range(out_cols):
+            target = values[b, d, r, c]
+            is_nan = target != target
+            if inside and not skip_missing:
+                # Every window inside x, nothing skipped: the plain scan.
+                found = False
+                for i in range(window_depth):
+                    di = d * stride[0] + i * dilation[0]
+                    for j in range(window_rows):
+                        rj = r * stride[1] + j * dilation[1]
+                        for k in range(window_cols):
+                            ck = c * stride[2] + k * dilation[2]
+                            value = x[b, di, rj, ck]
+                            if value == target or (is_nan and value != value):
+                                found = True
+                                break
+                        if found:
+                            break
+                    if found:
+                        break
+                if found:
+                    write_coordinates(out, b, d, r, c, di, rj, ck)
+                else:
+                    write_coordinates(out, b, d, r, c, -1, -1, -1)
+                continue
+            found = False
+            found_depth, found_row, found_col = -1, -1, -1
+            for i in range(window_depth):
+                p = d * stride[0] + i * dilation[0] - before[0]
+                di = source(p, n_depth, after[0], mode)
+                if di == HOLDS_NOTHING:
+                    continue
+                at_depth = p if di == HOLDS_CVAL else di
+                for j in range(window_rows):
+                    q = r * stride[1] + j * dilation[1] - before[1]
+                    rj = source(q, n_rows, after[1], mode)
+                    if rj == HOLDS_NOTHING:
+                        continue
+                    at_row = q if rj == HOLDS_CVAL else rj
+                    for k in range(window_cols):
+                        t = c * stride[2] + k * dilation[2] - before[2]
+                        ck = source(t, n_cols, after[2], mode)
+                        if ck == HOLDS_NOTHING:
+                            continue
+                        if di == HOLDS_CVAL or rj == HOLDS_CVAL or ck == HOLDS_CVAL:
+                            value = cval
+                        elif skip_missing and missing[b, di, rj, ck]:
+                            continue
+                        else:
+                            value = x[b, di, rj, ck]
+                        if value == target or (is_nan and value != value):
+                            found_depth, found_row = at_depth, at_row
+                            found_col = t if ck == HOLDS_CVAL else ck
+                            found = True
+                            break
+                    if found:
+                        break
+                if found:
+                    break
+            write_coordinates(out, b, d, r, c, found_depth, found_row, found_col)
+
+
+@scalar
+def write_coordinates(out, b, d, r, c, depth, row, col):
+    """The last ``out.shape[4]`` of the coordinates ``(depth, row, col)``
+    into ``out[b, d, r, c]``: those of the windowed axes (the others are of
+    a window 1 long)."""
+    n_coordinates = out.shape[4]
+    if n_coordinates == 3:
+        out[b, d, r, c, 0] = depth
+    if n_coordinates >= 2:
+        out[b, d, r, c, n_coordinates - 2] = row
+    out[b, d, r, c, n_coordinates - 1] = col

@@ -1,0 +1,305 @@
+"""Missing data on the pools: ``nan_policy``, ``min_count``, masked arrays and
+``return_indices``.
+
+All of it runs the ordinary pools (every method, geometry and Dask) on
+arrays made from the input, rather than kernels of its own:
+
+- the values: a window's NaN-skipping max, min or sum is the ordinary one
+  of the input with each missing element (a NaN under ``"omit"``, a masked
+  element) replaced by the value that never wins, or adds nothing
+  (:func:`windowkit._padded.identity`);
+- the count of values in each window, when it decides something (a mean,
+  a ``min_count`` above 1, a window whose max is the filling itself): the
+  ordinary sum pool of the values' mask, exact in integers;
+- the indices: the first element of each window, in its row-major order,
+  that equals the window's pooled value (a NaN value: its first NaN), by
+  the textbook loop :func:`windowkit.kernels.direct.locate_extreme`. A
+  max or min is one of its window's elements and the first of equals is
+  what ``np.argmax`` picks, so every method's indices are the same.
+
+An input without a NaN runs the ordinary pool alone (``"omit"`` then
+changes nothing). This module is called by :mod:`windowkit._api`, which
+hands it the call as a function of the array to pool; it imports the plan
+layer, never the public functions.
+"""
+
+import math
+import operator
+
+import numba
+import numpy as np
+
+from . import _dask, _padded
+from . import _validation as v
+from .kernels import direct
+
+NAN_POLICIES = ("propagate", "omit", "raise")
+
+
+def is_plain_call(x, nan_policy, min_count, return_indices):
+    """Whether a pool call asks for none of this module (the common call's test)."""
+    return (type(nan_policy) is str and nan_policy == "propagate" and min_count is None
+            and return_indices is False and not isinstance(x, np.ma.MaskedArray))
+
+
+def check_arguments(reduce, nan_policy, min_count, return_indices, masked):
+    """The arguments' errors; returns ``min_count`` as an int (None: 1)."""
+    v.check_choice(nan_policy, "nan_policy", NAN_POLICIES)
+    if type(return_indices) is not bool and not isinstance(return_indices, np.bool_):
+        raise TypeError(f"return_indices must be True or False, got {return_indices!r}")
+    if return_indices and reduce not in ("max", "min"):
+        raise ValueError(
+            f"return_indices=True is for max and min pooling, got reduce={reduce!r}: "
+            "a sum or mean has no one element it came from")
+    if min_count is None:
+        return 1
+    if nan_policy != "omit" and not masked:
+        raise ValueError(
+            f"min_count is for nan_policy='omit' (or a masked array), got "
+            f"nan_policy={nan_policy!r}: only skipped values leave a window short")
+    if isinstance(min_count, (bool, np.bool_)):
+        raise TypeError(f"min_count must be a non-negative integer, got {min_count!r}")
+    try:
+        min_count = operator.index(min_count)
+    except TypeError:
+        raise TypeError(f"min_count must be a non-negative integer, got {min_count!r}") from None
+    if min_count < 0:
+        raise ValueError(f"min_count must be a non-negative integer, got {min_count}")
+    return min_count
+
+
+def fewest_values(geometry, shape, mode):
+    """The fewest elements any window holds: positions left out by
+    ``"ignore"`` and past a ``ceil_mode`` window's padded end do not count.
+
+    Along each axis only the windows that reach past the positions that
+    hold elements are counted; any other holds all ``k``.
+    """
+    fewest = 1
+    padding = geometry.padding or ((0, 0),) * len(geometry.axes)
+    dilation = geometry.dilation or (1,) * len(geometry.axes)
+    for axis, k, s, d, (before, after) in zip(geometry.axes, geometry.window, geometry.stride,
+                                              dilation, padding):
+        n, n_out, e = shape[axis], geometry.out_shape[axis], (k - 1) * d + 1
+        if n_out == 0:
+            return 0
+        low, high = (before, before + n) if mode == "ignore" else (0, n + before + after)
+        # Outputs before first_inside start before low; from last_inside on
+        # they end past high.
+        first_inside = min(n_out, -(-low // s))
+        last_inside = max(first_inside, min(n_out, (high - e) // s + 1))
+        outputs = np.r_[0:first_inside, last_inside:n_out]
+        along = k if first_inside < last_inside else n + before + after
+        if outputs.size:
+            starts = outputs * s
+            first = np.maximum(0, -((starts - low) // d))  # ceil((low - start) / d)
+            stop = np.minimum(k, -((starts - high) // d))  # ceil((high - start) / d)
+            along = min(along, int(np.maximum(stop - first, 0).min()))
+        fewest *= along
+    return fewest
+
+
+class Call:
+    """One pool call's arguments besides the array: what :func:`pool` needs
+    of them, and ``run(array, reduce, cval, out)``, the ordinary pool of
+    another array with the call's geometry."""
+
+    def __init__(self, window, stride, axes, padding, mode, cval, dilation, ceil_mode, run):
+        self.window, self.stride, self.axes = window, stride, axes
+        self.padding, self.mode, self.cval = padding, mode, cval
+        self.dilation, self.ceil_mode = dilation, ceil_mode
+        self.run = run
+
+    def geometry(self, shape):
+        return v.geometry(shape, self.window, self.stride, self.axes, default_stride="window",
+                          padding=self.padding, dilation=self.dilation, ceil_mode=self.ceil_mode)
+
+
+def pool(x, call, reduce, nan_policy, min_count, return_indices, out):
+    """The pool of ``x`` (an array-like, a masked array or a Dask array)
+    under ``nan_policy``, ``min_count`` and ``return_indices``."""
+    masked = isinstance(x, np.ma.MaskedArray)
+    min_count = check_arguments(reduce, nan_policy, min_count, return_indices, masked)
+    lazy = _dask.is_dask_array(x)
+    if lazy:
+        if return_indices:
+            raise NotImplementedError(
+                "return_indices=True is not yet supported for Dask arrays; compute the "
+                "array first (the values alone are: return_indices=False)")
+        _dask.check_input(x, out)
+        data, mask = x, None
+    else:
+        data = v.as_input_array(np.ma.getdata(x) if masked else x)
+        mask = np.ma.getmaskarray(x) if masked else None
+    geometry = call.geometry(data.shape)
+    mode, cval = v.boundary(call.mode, call.cval, data.dtype, "pool")
+    result_dtype = v.pool_dtype(reduce, data.dtype)
+    values_out, indices_out = _outputs(out, return_indices)
+    if values_out is not None:
+        # Checked before anything is computed; written once at the end.
+        v.prepare_out(values_out, geometry.out_shape, result_dtype, data)
+    if indices_out is not None:
+        v.prepare_out(indices_out, geometry.out_shape + (len(geometry.axes),),
+                      np.dtype(np.int64), data)
+
+    can_be_nan = data.dtype.kind in "fc"
+    if nan_policy == "raise" and can_be_nan:
+        if lazy:
+            data = data.map_blocks(_refuse_nan, dtype=data.dtype)
+        elif np.isnan(data if mask is None else data[~mask]).any():
+            raise ValueError("x holds NaN, and nan_policy='raise'")
+    missing = mask
+    if nan_policy == "omit" and can_be_nan:
+        isnan = np.isnan(data)
+        missing = isnan if missing is None else missing | isnan
+    # Integer and bool results cannot hold NaN: a window that may fall short
+    # of min_count is an error, unless a mask can mark it.
+    fewest = fewest_values(geometry, data.shape, mode)
+    if not masked and result_dtype.kind not in "fc" and min_count > fewest:
+        raise ValueError(
+            f"min_count={min_count}, but some windows hold only {fewest} elements, and a "
+            f"{result_dtype} result cannot hold the NaN such a window gives; lower "
+            "min_count, or pool a float copy of x")
+    if missing is not None and not lazy and not masked and not missing.any():
+        missing = None  # nothing to skip: the ordinary pool
+    # Under "omit" a NaN cval is missing too: padded with the filling, and
+    # counted as no value.
+    skip_cval = (nan_policy == "omit" and mode == "constant" and can_be_nan
+                 and bool(np.isnan(cval)))
+    if missing is None and min_count <= fewest and not skip_cval:
+        values = call.run(data, reduce, cval, None if lazy else values_out)
+        short = None
+    else:
+        values, short = _skipping(data, missing, call, reduce, cval, skip_cval, min_count,
+                                  result_dtype, math.prod(geometry.window), lazy)
+        if values_out is not None:
+            values_out[...] = values
+            values = values_out
+    if masked:
+        values = np.ma.MaskedArray(values, mask=np.zeros(values.shape, bool)
+                                   if short is None else short)
+    if not return_indices:
+        return values
+    indices = locate(data, missing, np.ma.getdata(values), geometry, mode, cval, indices_out)
+    if short is not None:
+        indices[short] = -1
+    return values, indices
+
+
+def _outputs(out, return_indices):
+    """``(values_out, indices_out)`` from ``out=``: a pair with ``return_indices``."""
+    if not return_indices:
+        return out, None
+    if out is None:
+        return None, None
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise TypeError(
+            "with return_indices=True, out must be a pair (values_out, indices_out), got "
+            f"{type(out).__name__}")
+    return tuple(out)
+
+
+def _refuse_nan(block):
+    if np.isnan(block).any():
+        raise ValueError("x holds NaN, and nan_policy='raise'")
+    return block
+
+
+def _skipping(data, missing, call, reduce, cval, skip_cval, min_count, result_dtype,
+              window_size, lazy):
+    """``(values, short)``: the pool of ``data`` without its ``missing``
+    elements (and without the padding's ``cval``, if ``skip_cval``), NaN
+    (for a float result) where a window holds fewer than ``min_count``
+    values, and the mask of those windows (None: none can)."""
+    if lazy:
+        import dask.array as xp
+    else:
+        xp = np
+    op = "sum" if reduce == "mean" else reduce
+    fill = _padded.identity(op, data.dtype)
+    filled = data if missing is None else xp.where(missing, np.array(fill, data.dtype), data)
+    if reduce == "mean" and data.dtype == np.float16:
+        filled = filled.astype(np.float32)  # summed in float32, as the loops' means
+    values = call.run(filled, op, fill if skip_cval else cval, None)
+    needs_counts = reduce == "mean" or min_count > 1 or missing is None or skip_cval
+    if not needs_counts:
+        # max/min with min_count 1: a window without values gives the
+        # filling itself, which a window of values can give only if it
+        # holds the filling (an infinity, or the dtype's extreme).
+        needs_counts = lazy or bool((values == fill).any())
+    if not needs_counts:
+        return values, None
+    # Counts in the result's float dtype where every count is exact in it
+    # (they are sums of ones that never subtract), so that the count pool
+    # runs the values' own compiled copy and the mean divides two floats;
+    # else (integer results, windows past 2**24 float32 elements) in int64.
+    count_dtype = np.dtype(bool)
+    if result_dtype.kind in "fc":
+        real = np.dtype(result_dtype.char.lower() if result_dtype.kind == "c" else result_dtype)
+        real = np.dtype(np.float32) if real == np.float16 else real
+        if window_size < 2 ** (np.finfo(real).nmant + 1):
+            count_dtype = real
+    held = (xp.ones(data.shape, count_dtype) if missing is None
+            else (~missing).astype(count_dtype))
+    counts = call.run(held, "sum", 0 if skip_cval else 1, None)
+    threshold = max(min_count, 1) if reduce in ("max", "min") else min_count
+    short = counts < threshold
+    if lazy:
+        if reduce == "mean":
+            values = (values / counts).astype(result_dtype)
+        if result_dtype.kind in "fc":
+            values = xp.where(short, np.array(np.nan, result_dtype), values)
+        return values, short
+    # In place: values is this call's own array (the quotient of two floats
+    # rounded once, as np.mean's float32 sum over an intp count).
+    if reduce == "mean":
+        if values.dtype.kind not in "fc":
+            values = values.astype(result_dtype)  # integer sums: in float64, as np.mean
+        with np.errstate(invalid="ignore", divide="ignore"):
+            np.divide(values, counts, out=values, casting="same_kind")
+        values = values.astype(result_dtype, copy=False)  # float16's float32 means
+    if result_dtype.kind in "fc":
+        np.copyto(values, np.nan, where=short)
+    return values, short
+
+
+def locate(data, missing, values, geometry, mode, cval, out=None):
+    """The coordinates in ``data`` of each window's chosen element (see the
+    module's docstring), int64 of shape ``values.shape + (len(axes),)``."""
+    axes = geometry.axes
+    n_axes = len(axes)
+    batch = [axis for axis in range(data.ndim) if axis not in axes]
+    order = batch + list(axes)
+
+    def four_d(array):
+        moved = array.transpose(order)
+        return moved.reshape((-1,) + (1,) * (3 - n_axes) + moved.shape[len(batch):])
+
+    x4 = four_d(data)
+    if x4.dtype.kind == "f" and x4.dtype.itemsize == 2:
+        x4 = x4.astype(np.float32)  # Numba computes on neither, as the pools
+    elif not x4.dtype.isnative:
+        x4 = x4.astype(x4.dtype.newbyteorder("="))
+    missing4 = (np.zeros((1, 1, 1, 1), bool) if missing is None
+                else np.ascontiguousarray(four_d(missing)))
+    values4 = np.ascontiguousarray(four_d(values)).astype(x4.dtype, copy=False)
+    coordinates = np.empty(values4.shape + (n_axes,), np.int64)
+    pad3 = (1,) * (3 - n_axes)
+    padding = geometry.padding or ((0, 0),) * n_axes
+    dilation = geometry.dilation or (1,) * n_axes
+    direct.locate_extreme.run(
+        (x4, missing4, values4, pad3 + tuple(geometry.window), pad3 + tuple(geometry.stride),
+         pad3 + tuple(dilation), (0,) * (3 - n_axes) + tuple(b for b, _ in padding),
+         (0,) * (3 - n_axes) + tuple(a for _, a in padding),
+         np.intp(direct.MODES.index(mode)), x4.dtype.type(cval), missing is not None),
+        coordinates, numba.get_num_threads())
+    batch_shape = tuple(data.shape[axis] for axis in batch)
+    out_axes = tuple(geometry.out_shape[axis] for axis in axes)
+    found = coordinates.reshape(batch_shape + out_axes + (n_axes,))
+    # Back to the output's axis order: batch axes where they were (a view,
+    # then a copy, only if the windowed axes are not the last, in order).
+    indices = np.moveaxis(found, tuple(range(len(batch), len(batch) + n_axes)), axes)
+    if out is None:
+        return np.ascontiguousarray(indices)
+    out[...] = indices
+    return out

@@ -1,0 +1,529 @@
+"""Missing data and where the extreme is: nan_policy, min_count, masked arrays
+and return_indices, against oracles that share no code with windowkit:
+numpy's nan-reductions and argmax over sliding_window_view, np.pad for
+the padded geometry, np.ma's own reductions, bottleneck's moving windows
+and PyTorch's max pooling indices."""
+
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+from numpy.lib.stride_tricks import sliding_window_view
+
+import windowkit as wk
+
+import reference
+
+METHODS = ("direct", "separable", "van_herk")
+NANS = {"max": np.nanmax, "min": np.nanmin, "sum": np.nansum, "mean": np.nanmean}
+ARGS = {"max": np.argmax, "min": np.argmin}
+
+
+def with_nans(shape, dtype=np.float64, fraction=0.3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-20, 20, shape).astype(dtype)  # ties too
+    x[rng.random(shape) < fraction] = np.nan
+    return x
+
+
+def padded_windows(x, window, stride, axes, pads, dilation, ceil_mode, mode, cval):
+    """The windows of x (np.pad, or masked out for "ignore") and whether
+    each position is part of its window: tests.reference's view."""
+    return reference._padded_windows(x, window, stride, axes, pads, dilation, ceil_mode, mode,
+                                     cval)
+
+
+def omit_oracle(x, window, stride, axes, reduce, min_count=1, pads=None, dilation=None,
+                ceil_mode=False, mode="ignore", cval=0):
+    """numpy's nan-reduction of each window's values, NaN below min_count."""
+    pads = pads or ((0, 0),) * len(window)
+    dilation = dilation or (1,) * len(window)
+    view, held = padded_windows(x, window, stride, axes, pads, dilation, ceil_mode, mode, cval)
+    within = tuple(range(x.ndim, view.ndim))
+    values = held & ~np.isnan(view)
+    counts = values.sum(axis=within)
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        if reduce in ("max", "min"):
+            result = NANS[reduce](np.where(values, view, np.nan), axis=within)
+        else:
+            result = np.sum(np.where(values, view, 0), axis=within)
+            if reduce == "mean":
+                result = result / counts
+    threshold = max(min_count, 1) if reduce in ("max", "min") else min_count
+    return np.where(counts < threshold, np.nan, result)
+
+
+# -- nan_policy="omit" and min_count ------------------------------------------------
+
+
+@pytest.mark.parametrize("reduce", ["max", "min", "sum", "mean"])
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("window, stride", [(3, 1), (2, 2), (3, 2), (2, 3), ((1, 4), (1, 1))])
+def test_omit_against_nan_reductions(reduce, method, window, stride):
+    x = with_nans((9, 11))
+    window2 = (window, window) if isinstance(window, int) else window
+    stride2 = (stride, stride) if isinstance(stride, int) else stride
+    for min_count in (None, 0, 2, 5):
+        got = wk.pool(x, window, stride, reduce=reduce, nan_policy="omit", min_count=min_count,
+                      method=method)
+        want = omit_oracle(x, window2, stride2, (0, 1), reduce,
+                           1 if min_count is None else min_count)
+        if reduce == "sum" and min_count == 0:
+            assert not np.isnan(got).any()  # np.nansum's 0 for a window without values
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+        assert got.dtype == np.float64
+
+
+@pytest.mark.parametrize("impl", ["python", "strided"])
+def test_omit_every_impl(impl):
+    x = with_nans((6, 7))
+    for reduce in ("max", "mean"):
+        got = wk.pool(x, 3, 1, reduce=reduce, nan_policy="omit", min_count=3, impl=impl)
+        np.testing.assert_allclose(got, omit_oracle(x, (3, 3), (1, 1), (0, 1), reduce, 3),
+                                   rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.complex128])
+def test_omit_dtypes(dtype):
+    x = with_nans((8, 8), np.float64)
+    if dtype == np.complex128:
+        # A NaN in either part is a NaN, as np.isnan says.
+        x = x + 1j * np.where(np.arange(64).reshape(8, 8) % 7 == 0, np.nan, 1.0)
+    x = x.astype(dtype)
+    reductions = ("sum", "mean") if dtype == np.complex128 else ("max", "min", "sum", "mean")
+    for reduce in reductions:
+        got = wk.pool(x, 2, 1, reduce=reduce, nan_policy="omit")
+        assert got.dtype == np.zeros(1, x.dtype).__getattribute__(
+            "mean" if reduce == "mean" else "sum")().dtype or reduce in ("max", "min")
+        holds = ~np.isnan(x)
+        view = sliding_window_view(x, (2, 2))
+        held = sliding_window_view(holds, (2, 2))
+        counts = held.sum(axis=(-2, -1))
+        with np.errstate(all="ignore"):
+            if reduce in ("max", "min"):
+                want = NANS[reduce](view.astype(np.float64), axis=(-2, -1))
+            else:
+                want = np.sum(np.where(held, view, 0).astype(np.complex128), axis=(-2, -1))
+                if reduce == "mean":
+                    want = want / counts
+        want = np.where(counts == 0, np.nan, want)
+        tolerance = {np.float16: 1e-3, np.float32: 1e-6, np.complex128: 1e-12}[dtype]
+        np.testing.assert_allclose(got.astype(np.complex128), want, rtol=tolerance)
+
+
+def test_omit_without_nan_is_the_ordinary_pool():
+    x = np.random.default_rng(1).standard_normal((20, 30)).astype(np.float32)
+    for reduce in ("max", "min", "sum", "mean"):
+        for method in METHODS:
+            plain = wk.pool(x, 4, 1, reduce=reduce, method=method)
+            omitted = wk.pool(x, 4, 1, reduce=reduce, method=method, nan_policy="omit")
+            np.testing.assert_array_equal(omitted, plain)
+
+
+def test_omit_infinities_and_all_nan_windows():
+    x = np.array([-np.inf, np.nan, np.nan, np.nan, np.inf, np.nan, 1.0, -np.inf])
+    np.testing.assert_array_equal(wk.max_pool(x, 2, nan_policy="omit"),
+                                  [-np.inf, np.nan, np.inf, 1.0])
+    np.testing.assert_array_equal(wk.min_pool(x, 2, nan_policy="omit"),
+                                  [-np.inf, np.nan, np.inf, -np.inf])
+    np.testing.assert_array_equal(wk.sum_pool(x, 2, nan_policy="omit"),
+                                  [-np.inf, np.nan, np.inf, -np.inf])
+    np.testing.assert_array_equal(wk.sum_pool(x, 2, nan_policy="omit", min_count=0),
+                                  [-np.inf, 0.0, np.inf, -np.inf])
+    np.testing.assert_array_equal(wk.mean_pool(x, 2, nan_policy="omit", min_count=0),
+                                  [-np.inf, np.nan, np.inf, -np.inf])
+    np.testing.assert_array_equal(wk.max_pool(x, 2, nan_policy="omit", min_count=0),
+                                  [-np.inf, np.nan, np.inf, 1.0])
+
+
+@pytest.mark.parametrize("position", [0, 2, 4])
+def test_nan_at_each_window_position(position):
+    x = np.arange(10.0)
+    x[position::5] = np.nan
+    for reduce in ("max", "min", "sum", "mean"):
+        got = wk.pool(x, 5, 1, reduce=reduce, nan_policy="omit", method="van_herk")
+        want = NANS[reduce](sliding_window_view(x, 5), axis=-1)
+        np.testing.assert_allclose(got, want)
+        propagated = wk.pool(x, 5, 1, reduce=reduce)
+        assert np.isnan(propagated).all()  # every window holds one NaN
+
+
+def test_bottleneck_moving_windows():
+    bn = pytest.importorskip("bottleneck")
+    signal = with_nans(5000, fraction=0.1, seed=3)
+    for window, min_count in [(64, 32), (7, 1), (10, 10)]:
+        for name, reduce in [("move_mean", "mean"), ("move_sum", "sum"), ("move_max", "max"),
+                             ("move_min", "min")]:
+            want = getattr(bn, name)(signal, window, min_count=min_count)[window - 1:]
+            got = wk.pool(signal, window, 1, reduce=reduce, nan_policy="omit",
+                          min_count=min_count)
+            np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
+
+
+def test_omit_batch_axes_and_layouts():
+    x = with_nans((3, 10, 12), np.float32, seed=4)
+    want = omit_oracle(x, (3, 2), (1, 2), (1, 2), "mean", 2)
+    for view in (x, np.asfortranarray(x), x.transpose(0, 2, 1).copy().transpose(0, 2, 1)):
+        got = wk.mean_pool(view, (3, 2), (1, 2), axes=(1, 2), nan_policy="omit", min_count=2)
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+    wide = np.zeros((3, 10, 24), np.float32)[:, :, ::2]
+    wide[...] = x
+    np.testing.assert_allclose(
+        wk.mean_pool(wide, (3, 2), (1, 2), axes=(1, 2), nan_policy="omit", min_count=2), want,
+        rtol=1e-6)
+
+
+@pytest.mark.parametrize("mode", ["ignore", "constant", "edge", "reflect", "symmetric", "wrap"])
+@pytest.mark.parametrize("reduce", ["max", "sum", "mean"])
+def test_omit_with_padding(mode, reduce):
+    x = with_nans((7, 8), seed=5)
+    for padding, dilation, ceil_mode, stride in [(1, 1, False, 2), ("same", 2, False, 1),
+                                                 (((2, 0), (1, 1)), 1, True, 3)]:
+        got = wk.pool(x, 3, stride, reduce=reduce, padding=padding, mode=mode, cval=2.5,
+                      dilation=dilation, ceil_mode=ceil_mode, nan_policy="omit", min_count=2)
+        geometry_pads = [reference.same_padding(n, 3, stride, dilation) if padding == "same"
+                         else (padding, padding) if isinstance(padding, int) else padding[i]
+                         for i, n in enumerate(x.shape)]
+        want = omit_oracle(x, (3, 3), (stride, stride), (0, 1), reduce, 2, geometry_pads,
+                           (dilation, dilation), ceil_mode, mode, 2.5)
+        np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=f"{padding} {dilation}")
+
+
+def test_a_nan_cval_is_missing_too():
+    x = np.array([1.0, 2.0, 3.0])
+    got = wk.mean_pool(x, 3, 1, padding=1, mode="constant", cval=np.nan, nan_policy="omit")
+    np.testing.assert_array_equal(got, [1.5, 2.0, 2.5])
+    propagated = wk.mean_pool(x, 3, 1, padding=1, mode="constant", cval=np.nan)
+    np.testing.assert_array_equal(propagated, [np.nan, 2.0, np.nan])
+
+
+def test_integers_with_omit():
+    x = np.arange(30, dtype=np.int16).reshape(5, 6)
+    for reduce in ("max", "min", "sum", "mean"):
+        np.testing.assert_array_equal(
+            wk.pool(x, 2, 1, reduce=reduce, nan_policy="omit", min_count=4),
+            wk.pool(x, 2, 1, reduce=reduce))
+    # A mean is a float: windows short of min_count are NaN.
+    assert np.isnan(wk.mean_pool(x, 2, nan_policy="omit", min_count=5)).all()
+    edges = wk.mean_pool(x, 3, 1, padding=1, nan_policy="omit", min_count=5)
+    assert np.isnan(edges[0, 0]) and edges[1, 1] == x[:3, :3].mean()
+
+
+def test_nan_policy_raise():
+    x = np.arange(8.0)
+    np.testing.assert_array_equal(wk.max_pool(x, 2, nan_policy="raise"), wk.max_pool(x, 2))
+    x[3] = np.nan
+    with pytest.raises(ValueError, match="holds NaN"):
+        wk.max_pool(x, 2, nan_policy="raise")
+    with pytest.raises(ValueError, match="holds NaN"):
+        wk.mean_pool(x + 0j, 2, nan_policy="raise")
+    ints = np.arange(8)
+    np.testing.assert_array_equal(wk.sum_pool(ints, 2, nan_policy="raise"),
+                                  wk.sum_pool(ints, 2))
+
+
+# -- masked arrays ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int32, np.float64, np.bool_])
+@pytest.mark.parametrize("reduce", ["max", "min", "sum", "mean"])
+def test_masked_arrays_against_np_ma(dtype, reduce):
+    rng = np.random.default_rng(6)
+    data = rng.integers(0, 50, (8, 9)).astype(dtype)
+    mask = rng.random((8, 9)) < 0.4
+    x = np.ma.masked_array(data, mask=mask)
+    before = x.copy()
+    for window, stride, min_count in [(2, 2, None), (3, 1, None), (3, 1, 4)]:
+        got = wk.pool(x, window, stride, reduce=reduce, min_count=min_count)
+        assert isinstance(got, np.ma.MaskedArray)
+        view = np.ma.masked_array(sliding_window_view(data, (window, window)),
+                                  mask=sliding_window_view(mask, (window, window)))
+        view = view[::stride, ::stride]
+        flat = view.reshape(view.shape[:2] + (-1,))
+        want = getattr(np.ma, reduce)(flat, axis=-1) if reduce != "mean" else flat.mean(-1)
+        counts = (~flat.mask).sum(-1)
+        short = counts < (1 if min_count is None else min_count)
+        np.testing.assert_array_equal(np.ma.getmaskarray(got), short)
+        kept = ~short
+        np.testing.assert_allclose(np.ma.getdata(got)[kept].astype(float),
+                                   np.ma.getdata(want)[kept].astype(float), rtol=1e-12)
+        assert got.dtype == wk.pool(data, window, stride, reduce=reduce).dtype
+    np.testing.assert_array_equal(x.data, before.data)
+    np.testing.assert_array_equal(x.mask, before.mask)
+
+
+def test_masked_issue_example():
+    x = np.arange(16).reshape(4, 4)
+    got = wk.max_pool(np.ma.masked_array(x, mask=x > 10), 2)
+    np.testing.assert_array_equal(got, [[5, 7], [9, 10]])
+    assert not np.ma.getmaskarray(got).any()
+
+
+def test_masked_with_nans():
+    data = np.array([1.0, np.nan, 5.0, 2.0, 7.0, 3.0])
+    x = np.ma.masked_array(data, mask=[0, 0, 1, 0, 0, 1])
+    np.testing.assert_array_equal(np.ma.getdata(wk.max_pool(x, 2)), [np.nan, 2.0, 7.0])
+    np.testing.assert_array_equal(np.ma.getdata(wk.max_pool(x, 2, nan_policy="omit")),
+                                  [1.0, 2.0, 7.0])
+    with pytest.raises(ValueError, match="holds NaN"):
+        wk.max_pool(x, 2, nan_policy="raise")
+    # A masked NaN is not a value at all.
+    quiet = np.ma.masked_array(data, mask=np.isnan(data))
+    np.testing.assert_array_equal(np.ma.getdata(wk.max_pool(quiet, 2, nan_policy="raise")),
+                                  [1.0, 5.0, 7.0])
+
+
+def test_masked_with_padding():
+    data = np.arange(12.0).reshape(3, 4)
+    x = np.ma.masked_array(data, mask=data % 5 == 0)
+    got = wk.mean_pool(x, 3, 1, padding="same", mode="edge", min_count=7)
+    view, held = padded_windows(data, (3, 3), (1, 1), (0, 1), ((1, 1), (1, 1)), (1, 1), False,
+                                "edge", 0)
+    unmasked = ~padded_windows(x.mask, (3, 3), (1, 1), (0, 1), ((1, 1), (1, 1)), (1, 1), False,
+                               "edge", 0)[0]
+    counts = unmasked.sum((-2, -1))
+    want = np.where(unmasked, view, 0).sum((-2, -1)) / counts
+    np.testing.assert_array_equal(np.ma.getmaskarray(got), counts < 7)
+    np.testing.assert_allclose(np.ma.getdata(got)[counts >= 7], want[counts >= 7])
+
+
+# -- return_indices -----------------------------------------------------------------
+
+
+def index_oracle(x, window, stride, axes, reduce, nan_policy="propagate", pads=None,
+                 dilation=None, ceil_mode=False, mode="ignore", cval=0):
+    """Coordinates of each window's first extreme, from np.argmax over the
+    padded view's flattened windows and np.pad of each axis's positions."""
+    n_axes = len(window)
+    pads = pads or ((0, 0),) * n_axes
+    dilation = dilation or (1,) * n_axes
+    view, held = padded_windows(x, window, stride, axes, pads, dilation, ceil_mode, mode, cval)
+    out_shape = view.shape[:x.ndim]
+    flat = view.reshape(out_shape + (-1,)).astype(np.float64)
+    held = held.reshape(out_shape + (-1,))
+    never = -np.inf if reduce == "max" else np.inf
+    if nan_policy == "omit":
+        held = held & ~np.isnan(flat)
+    flat = np.where(held, flat, never)
+    if nan_policy == "omit":
+        # Ties to the first: argmax over values with every NaN out.
+        chosen = ARGS[reduce](flat, axis=-1)
+    else:
+        has_nan = np.isnan(flat).any(-1)
+        chosen = np.where(has_nan, np.argmax(np.isnan(flat), -1), ARGS[reduce](flat, -1))
+    empty = ~held.any(-1)
+    offsets = np.unravel_index(chosen, window)
+    coordinates = []
+    for axis_index, (axis, k, s, d, (before, after)) in enumerate(
+            zip(axes, window, stride, dilation, pads)):
+        n = x.shape[axis]
+        positions = np.arange(-before, n + after)
+        if mode in ("constant", "ignore"):
+            source = positions
+        else:
+            source = np.pad(np.arange(n), (before, after), mode=mode)
+        source = np.concatenate([source, np.full(k * d + s, -10**6)])  # ceil_mode's overhang
+        start = np.arange(out_shape[axis]) * s
+        shape = [1] * len(out_shape)
+        shape[axis] = -1
+        padded_position = start.reshape(shape) + offsets[axis_index] * d
+        coordinates.append(source[padded_position])
+    result = np.stack(coordinates, axis=-1)
+    result[empty] = -1
+    return result
+
+
+@pytest.mark.parametrize("reduce", ["max", "min"])
+@pytest.mark.parametrize("method", METHODS)
+def test_indices_against_argmax(reduce, method):
+    x = with_nans((10, 11), fraction=0.15, seed=7)
+    x[2, :] = x[2, 0]  # a row of ties
+    for window, stride in [(2, 2), (3, 1), (3, 2), (4, 3), ((1, 5), (2, 1))]:
+        window2 = (window, window) if isinstance(window, int) else window
+        stride2 = (stride, stride) if isinstance(stride, int) else stride
+        for nan_policy in ("propagate", "omit"):
+            values, indices = wk.pool(x, window, stride, reduce=reduce, method=method,
+                                      nan_policy=nan_policy, return_indices=True)
+            want = index_oracle(x, window2, stride2, (0, 1), reduce, nan_policy)
+            np.testing.assert_array_equal(indices, want, err_msg=f"{window} {stride}")
+            assert indices.dtype == np.int64
+            assert indices.shape == values.shape + (2,)
+            # The values are those at the indices.
+            ok = (indices >= 0).all(-1)
+            picked = x[indices[..., 0][ok], indices[..., 1][ok]]
+            np.testing.assert_array_equal(picked, values[ok])
+
+
+def test_indices_follow_the_axes_order():
+    x = np.random.default_rng(8).permutation(4 * 6 * 5).reshape(4, 6, 5).astype(np.int32)
+    values, indices = wk.max_pool(x, (3, 2), (2, 1), axes=(2, 0), return_indices=True)
+    assert indices.shape == values.shape + (2,)
+    want = index_oracle(x, (3, 2), (2, 1), (2, 0), "max")
+    np.testing.assert_array_equal(indices, want)
+    b = np.arange(6).reshape(1, 6, 1)
+    np.testing.assert_array_equal(x[indices[..., 1], b, indices[..., 0]], values)
+
+
+@pytest.mark.parametrize("mode", ["ignore", "constant", "edge", "reflect", "symmetric", "wrap"])
+def test_indices_with_padding(mode):
+    x = with_nans((6, 7), fraction=0.1, seed=9)
+    for cval in (0.0, 100.0):
+        for padding, stride, dilation, ceil_mode in [(1, 2, 1, False), ("same", 1, 2, False),
+                                                     (((0, 2), (1, 0)), 3, 1, True)]:
+            pads = [reference.same_padding(n, 3, stride, dilation) if padding == "same"
+                    else (padding, padding) if isinstance(padding, int) else padding[i]
+                    for i, n in enumerate(x.shape)]
+            for nan_policy in ("propagate", "omit"):
+                _, indices = wk.max_pool(x, 3, stride, padding=padding, mode=mode, cval=cval,
+                                         dilation=dilation, ceil_mode=ceil_mode,
+                                         nan_policy=nan_policy, return_indices=True)
+                want = index_oracle(x, (3, 3), (stride, stride), (0, 1), "max", nan_policy,
+                                    pads, (dilation, dilation), ceil_mode, mode, cval)
+                np.testing.assert_array_equal(indices, want, err_msg=f"{padding} {cval}")
+    # A chosen constant lies outside the input.
+    _, indices = wk.max_pool(np.zeros(4), 2, 2, padding=1, mode="constant", cval=1.0,
+                             return_indices=True)
+    np.testing.assert_array_equal(indices[:, 0], [-1, 1, 4])
+
+
+@pytest.mark.parametrize("dtype", [np.bool_, np.uint8, np.int64, np.float16, np.float32])
+def test_indices_dtypes(dtype):
+    x = np.random.default_rng(10).integers(0, 4, (3, 9, 8)).astype(dtype)
+    for reduce in ("max", "min"):
+        values, indices = wk.pool(x, 3, 2, reduce=reduce, return_indices=True)
+        np.testing.assert_array_equal(indices, index_oracle(x, (3, 3), (2, 2), (1, 2), reduce))
+        assert values.dtype == x.dtype
+
+
+def test_indices_of_masked_arrays():
+    data = np.array([[3, 9, 1, 1], [2, 0, 1, 1]])
+    x = np.ma.masked_array(data, mask=[[0, 1, 1, 1], [0, 0, 1, 1]])
+    values, indices = wk.max_pool(x, 2, return_indices=True)
+    np.testing.assert_array_equal(np.ma.getdata(values)[0, 0], 3)
+    np.testing.assert_array_equal(indices[0, 0], [0, 0])
+    np.testing.assert_array_equal(indices[0, 1], [-1, -1])
+    assert np.ma.getmaskarray(values).tolist() == [[False, True]]
+
+
+def test_indices_out_pair():
+    x = np.random.default_rng(11).standard_normal((6, 6))
+    values_out = np.empty((3, 3))
+    indices_out = np.empty((3, 3, 2), np.int64)
+    values, indices = wk.max_pool(x, 2, return_indices=True, out=(values_out, indices_out))
+    assert values is values_out and indices is indices_out
+    np.testing.assert_array_equal(values, wk.max_pool(x, 2))
+    with pytest.raises(TypeError, match="pair"):
+        wk.max_pool(x, 2, return_indices=True, out=values_out)
+    with pytest.raises(ValueError, match="dtype"):
+        wk.max_pool(x, 2, return_indices=True, out=(values_out, np.empty((3, 3, 2))))
+    with pytest.raises(ValueError, match="shape"):
+        wk.max_pool(x, 2, return_indices=True, out=(values_out, np.empty((3, 3), np.int64)))
+
+
+def _torch_coordinates(flat, spatial):
+    return np.stack(np.unravel_index(flat.numpy(), spatial), axis=-1)
+
+
+@pytest.mark.parametrize("dims", [1, 2, 3])
+def test_indices_against_pytorch(dims):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(12)
+    spatial = (9, 10, 8)[:dims]
+    x = rng.permutation(2 * 3 * int(np.prod(spatial))).reshape((2, 3) + spatial)
+    x = x.astype(np.float64)  # tie-free: PyTorch's tie rule is its own
+    pools = {1: torch.nn.functional.max_pool1d, 2: torch.nn.functional.max_pool2d,
+             3: torch.nn.functional.max_pool3d}
+    for kernel, stride, padding, ceil_mode in [(2, 2, 0, False), (3, 2, 1, False),
+                                               (3, 2, 1, True), (2, 1, 0, False)]:
+        want_values, want_flat = pools[dims](torch.from_numpy(x), kernel, stride, padding,
+                                             ceil_mode=ceil_mode, return_indices=True)
+        values, indices = wk.max_pool(x, (kernel,) * dims, stride, padding=padding,
+                                      ceil_mode=ceil_mode, return_indices=True)
+        np.testing.assert_array_equal(values, want_values.numpy())
+        np.testing.assert_array_equal(indices, _torch_coordinates(want_flat, spatial))
+
+
+# -- Dask -------------------------------------------------------------------------
+
+
+def test_dask_omit_and_min_count():
+    da = pytest.importorskip("dask.array")
+    x = with_nans((23, 19), seed=13)
+    lazy = da.from_array(x, chunks=((5, 7, 1, 10), (3, 9, 7)))
+    for reduce in ("max", "min", "sum", "mean"):
+        for keywords in [dict(window=3, stride=1), dict(window=2, stride=2, min_count=3),
+                         dict(window=3, stride=2, padding="same", mode="reflect", min_count=4)]:
+            got = wk.pool(lazy, reduce=reduce, nan_policy="omit", **keywords)
+            assert isinstance(got, da.Array)
+            np.testing.assert_array_equal(
+                got.compute(), wk.pool(x, reduce=reduce, nan_policy="omit", **keywords))
+    x[4, 4] = np.nan
+    raising = wk.max_pool(da.from_array(x, chunks=5), 2, nan_policy="raise")
+    with pytest.raises(ValueError, match="holds NaN"):
+        raising.compute()
+
+
+# -- bad arguments ----------------------------------------------------------------
+
+
+def test_bad_arguments():
+    x = np.arange(16.0).reshape(4, 4)
+    with pytest.raises(ValueError, match="nan_policy must be one of 'propagate', 'omit'"):
+        wk.max_pool(x, 2, nan_policy="skip")
+    with pytest.raises(ValueError, match="nan_policy"):
+        wk.max_pool(x, 2, nan_policy=None)
+    with pytest.raises(ValueError, match="min_count is for nan_policy='omit'"):
+        wk.max_pool(x, 2, min_count=1)
+    with pytest.raises(ValueError, match="non-negative"):
+        wk.max_pool(x, 2, nan_policy="omit", min_count=-1)
+    for bad in (1.5, True, "2", np.array([1, 2])):
+        with pytest.raises(TypeError, match="min_count"):
+            wk.max_pool(x, 2, nan_policy="omit", min_count=bad)
+    for reduce in ("sum", "mean"):
+        with pytest.raises(ValueError, match="return_indices=True is for max and min"):
+            wk.pool(x, 2, reduce=reduce, return_indices=True)
+    with pytest.raises(TypeError, match="return_indices"):
+        wk.max_pool(x, 2, return_indices=1)
+    ints = np.arange(16).reshape(4, 4)
+    with pytest.raises(ValueError, match="only 4 elements"):
+        wk.max_pool(ints, 2, nan_policy="omit", min_count=5)
+    with pytest.raises(ValueError, match="only 4 elements"):
+        wk.sum_pool(ints, 3, 1, padding=1, nan_policy="omit", min_count=5)
+    wk.sum_pool(ints, 3, 1, padding=1, mode="edge", nan_policy="omit", min_count=9)
+    with pytest.raises(TypeError, match="complex"):
+        wk.max_pool(x + 1j, 2, nan_policy="omit")
+    da = pytest.importorskip("dask.array")
+    with pytest.raises(NotImplementedError, match="Dask"):
+        wk.max_pool(da.from_array(x), 2, return_indices=True)
+
+
+def test_the_input_is_never_modified():
+    x = with_nans((8, 8), seed=14)
+    before = x.copy()
+    for reduce in ("max", "mean"):
+        wk.pool(x, 3, 1, reduce=reduce, nan_policy="omit", min_count=2, padding=1)
+    wk.max_pool(x, 2, return_indices=True, nan_policy="omit")
+    np.testing.assert_array_equal(x, before)
+
+
+def test_every_pool_variant_takes_the_keywords():
+    x = with_nans((6, 6), seed=15)
+    for name in ("max_pool", "min_pool", "mean_pool", "sum_pool"):
+        reduce = name.split("_")[0]
+        np.testing.assert_array_equal(
+            getattr(wk, name)(x, 2, nan_policy="omit", min_count=2),
+            wk.pool(x, 2, reduce=reduce, nan_policy="omit", min_count=2))
+    pairs = itertools.product(("max_pool", "min_pool"), (True,))
+    for name, flag in pairs:
+        assert len(getattr(wk, name)(x, 2, return_indices=flag)) == 2
+
+
+def test_indices_of_byte_swapped_and_strided_inputs():
+    x = np.random.default_rng(16).permutation(90).reshape(9, 10).astype(">i2")
+    want = index_oracle(x.astype(np.int16), (3, 3), (2, 2), (0, 1), "max")
+    np.testing.assert_array_equal(wk.max_pool(x, 3, 2, return_indices=True)[1], want)
+    wide = np.zeros((9, 20), np.float16)[:, ::2]
+    wide[...] = x
+    np.testing.assert_array_equal(wk.max_pool(wide, 3, 2, return_indices=True)[1], want)
