@@ -208,3 +208,34 @@ class PoolPadded(Timed):
 
     def time_pool(self, case, padding):
         self.call(self.x)
+
+
+class PoolMissing(Timed):
+    """Missing data beside the plain call on the same 2048x2048 float32
+    image with 1% NaN (issue 17): ``nan_policy="omit"`` (``min_count`` 1,
+    and 32 for the mean), and max pooling's ``return_indices`` on the
+    same data without NaN. "plain" is the call without them."""
+
+    params = [["max 31/1", "mean 15/1", "max 2/2"], ["plain", "omit", "omit min_count", "indices"]]
+    param_names = ["case", "keywords"]
+
+    def setup(self, case, keywords):
+        reduce, sizes = case.split()
+        self.window, self.stride = map(int, sizes.split("/"))
+        self.reduce = reduce
+        self.keywords = {"plain": {}, "omit": {"nan_policy": "omit"},
+                         "omit min_count": {"nan_policy": "omit", "min_count": 32},
+                         "indices": {"return_indices": True}}[keywords]
+        if keywords == "indices" and reduce != "max":
+            self.keywords = {}  # a mean has no indices: the plain call
+        self.x = make_input(SHAPES["2048x2048"], "float32")
+        if keywords.startswith("omit"):
+            self.x[make_input(self.x.shape, "float64", seed=3) < 0.01] = float("nan")
+        # Compiled on a small C-ordered copy, the layout of the timed input.
+        self.call(self.x[: 2 * self.window + 3, : 2 * self.window + 3].copy())
+
+    def call(self, x):
+        return wk.pool(x, self.window, self.stride, reduce=self.reduce, **self.keywords)
+
+    def time_pool(self, case, keywords):
+        self.call(self.x)

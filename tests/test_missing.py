@@ -527,3 +527,18 @@ def test_indices_of_byte_swapped_and_strided_inputs():
     wide = np.zeros((9, 20), np.float16)[:, ::2]
     wide[...] = x
     np.testing.assert_array_equal(wk.max_pool(wide, 3, 2, return_indices=True)[1], want)
+
+
+def test_indices_every_impl_and_long_double():
+    x = with_nans((7, 8), fraction=0.2, seed=17)
+    want = index_oracle(x, (3, 3), (2, 2), (0, 1), "min", "omit")
+    for impl in ("numba", "python", "strided"):
+        _, indices = wk.min_pool(x, 3, 2, nan_policy="omit", return_indices=True, impl=impl)
+        np.testing.assert_array_equal(indices, want, err_msg=impl)
+    wide = x.astype(np.longdouble)
+    if wide.dtype.itemsize > 8:
+        with pytest.raises(TypeError, match="long double"):
+            wk.min_pool(wide, 3, 2, return_indices=True, impl="strided")
+        _, indices = wk.min_pool(wide, 3, 2, nan_policy="omit", return_indices=True,
+                                 impl="python")
+        np.testing.assert_array_equal(indices, want)

@@ -102,13 +102,14 @@ def fewest_values(geometry, shape, mode):
 class Call:
     """One pool call's arguments besides the array: what :func:`pool` needs
     of them, and ``run(array, reduce, cval, out)``, the ordinary pool of
-    another array with the call's geometry."""
+    another array with the call's geometry and ``impl``."""
 
-    def __init__(self, window, stride, axes, padding, mode, cval, dilation, ceil_mode, run):
+    def __init__(self, window, stride, axes, padding, mode, cval, dilation, ceil_mode, impl,
+                 run):
         self.window, self.stride, self.axes = window, stride, axes
         self.padding, self.mode, self.cval = padding, mode, cval
         self.dilation, self.ceil_mode = dilation, ceil_mode
-        self.run = run
+        self.impl, self.run = impl, run
 
     def geometry(self, shape):
         return v.geometry(shape, self.window, self.stride, self.axes, default_stride="window",
@@ -180,7 +181,8 @@ def pool(x, call, reduce, nan_policy, min_count, return_indices, out):
                                    if short is None else short)
     if not return_indices:
         return values
-    indices = locate(data, missing, np.ma.getdata(values), geometry, mode, cval, indices_out)
+    indices = locate(data, missing, np.ma.getdata(values), geometry, mode, cval, indices_out,
+                     call.impl)
     if short is not None:
         indices[short] = -1
     return values, indices
@@ -263,9 +265,15 @@ def _skipping(data, missing, call, reduce, cval, skip_cval, min_count, result_dt
     return values, short
 
 
-def locate(data, missing, values, geometry, mode, cval, out=None):
+def locate(data, missing, values, geometry, mode, cval, out=None, impl="numba"):
     """The coordinates in ``data`` of each window's chosen element (see the
-    module's docstring), int64 of shape ``values.shape + (len(axes),)``."""
+    module's docstring), int64 of shape ``values.shape + (len(axes),)``,
+    by the scan interpreted (``impl="python"``) or compiled (otherwise:
+    ``"strided"`` has no index reference of its own)."""
+    if impl != "python" and data.dtype.kind == "f" and data.dtype.itemsize > 8:
+        raise TypeError(
+            f"return_indices=True on {data.dtype} runs the compiled scan, and Numba has no "
+            "long double; pass impl='python', or x.astype(np.float64)")
     axes = geometry.axes
     n_axes = len(axes)
     batch = [axis for axis in range(data.ndim) if axis not in axes]
@@ -292,7 +300,7 @@ def locate(data, missing, values, geometry, mode, cval, out=None):
          pad3 + tuple(dilation), (0,) * (3 - n_axes) + tuple(b for b, _ in padding),
          (0,) * (3 - n_axes) + tuple(a for _, a in padding),
          np.intp(direct.MODES.index(mode)), x4.dtype.type(cval), missing is not None),
-        coordinates, numba.get_num_threads())
+        coordinates, numba.get_num_threads(), "python" if impl == "python" else "numba")
     batch_shape = tuple(data.shape[axis] for axis in batch)
     out_axes = tuple(geometry.out_shape[axis] for axis in axes)
     found = coordinates.reshape(batch_shape + out_axes + (n_axes,))
