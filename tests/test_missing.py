@@ -60,7 +60,8 @@ def omit_oracle(x, window, stride, axes, reduce, min_count=1, pads=None, dilatio
 
 @pytest.mark.parametrize("reduce", ["max", "min", "sum", "mean"])
 @pytest.mark.parametrize("method", METHODS)
-@pytest.mark.parametrize("window, stride", [(3, 1), (2, 2), (3, 2), (2, 3), ((1, 4), (1, 1))])
+@pytest.mark.parametrize("window, stride", [(3, 1), (2, 2), (3, 2), (2, 3), ((1, 4), (1, 1)),
+                                            (3, 3), ((2, 5), (2, 5))])
 def test_omit_against_nan_reductions(reduce, method, window, stride):
     x = with_nans((9, 11))
     window2 = (window, window) if isinstance(window, int) else window
@@ -542,3 +543,29 @@ def test_indices_every_impl_and_long_double():
         _, indices = wk.min_pool(wide, 3, 2, nan_policy="omit", return_indices=True,
                                  impl="python")
         np.testing.assert_array_equal(indices, want)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_omit_max_where_a_window_starts_with_nan(method):
+    """The block loops' plain comparison sticks at a NaN it starts from: a
+    NaN first in a window row, or an all-NaN first row under finite ones."""
+    x = np.arange(48.0).reshape(6, 8)
+    x[:, ::4] = np.nan  # the first element of every other 4-wide window row
+    x[0, :] = np.nan  # a first row of NaN above finite rows
+    x[4:, 4:] = np.nan  # windows of NaN alone
+    for window in (2, 3, 4, (2, 4)):
+        for reduce in ("max", "min"):
+            got = wk.pool(x, window, reduce=reduce, method=method, nan_policy="omit")
+            w = (window, window) if isinstance(window, int) else window
+            np.testing.assert_array_equal(got, omit_oracle(x, w, w, (0, 1), reduce))
+    # A first window row of NaN, then rows without one.
+    stuck = np.arange(36.0).reshape(6, 6)
+    stuck[0, :] = np.nan
+    for window in (3, (3, 2)):
+        w = (window, window) if isinstance(window, int) else window
+        np.testing.assert_array_equal(
+            wk.max_pool(stuck, window, method=method, nan_policy="omit"),
+            omit_oracle(stuck, w, w, (0, 1), "max"))
+    rgb = np.repeat(x[:, :, None], 3, axis=2)  # interleaved channels
+    got = wk.max_pool(rgb, 2, axes=(0, 1), method=method, nan_policy="omit")
+    np.testing.assert_array_equal(got, omit_oracle(rgb, (2, 2), (2, 2), (0, 1), "max"))

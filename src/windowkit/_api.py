@@ -299,7 +299,7 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, padding="valid", mo
 
         v.check_choice(reduce, "reduce", v.REDUCTIONS)
         call = _missing.Call(window, stride, axes, padding, mode, cval, dilation, ceil_mode,
-                             impl, run)
+                             impl, method, run)
         return _missing.pool(x, call, reduce, nan_policy, min_count, return_indices, out)
     return _pool(x, window, stride, reduce, axes, padding, mode, cval, dilation, ceil_mode,
                  out, impl, method)

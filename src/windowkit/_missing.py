@@ -1,8 +1,11 @@
 """Missing data on the pools: ``nan_policy``, ``min_count``, masked arrays and
 ``return_indices``.
 
-All of it runs the ordinary pools (every method, geometry and Dask) on
-arrays made from the input, rather than kernels of its own:
+Float max and min of valid windows under ``"omit"`` run the fast loops'
+NaN-skipping copies (reduction codes ``NANMAX`` and ``NANMIN``: the same
+comparisons as NaN propagation, asking whether the running value is NaN
+rather than the new one). Everything else runs the ordinary pools (every
+method, geometry and Dask) on arrays made from the input:
 
 - the values: a window's NaN-skipping max, min or sum is the ordinary one
   of the input with each missing element (a NaN under ``"omit"``, a masked
@@ -18,7 +21,9 @@ arrays made from the input, rather than kernels of its own:
   what ``np.argmax`` picks, so every method's indices are the same.
 
 An input without a NaN runs the ordinary pool alone (``"omit"`` then
-changes nothing). This module is called by :mod:`windowkit._api`, which
+changes nothing). Not yet here: the count carried beside the sum inside
+the loops, NaN-skipping loops for the padded geometry and the textbook
+loop, and ``return_indices`` on Dask arrays. This module is called by :mod:`windowkit._api`, which
 hands it the call as a function of the array to pool; it imports the plan
 layer, never the public functions.
 """
@@ -29,7 +34,7 @@ import operator
 import numba
 import numpy as np
 
-from . import _dask, _padded
+from . import _dask, _padded, _plan
 from . import _validation as v
 from .kernels import direct
 
@@ -105,11 +110,11 @@ class Call:
     another array with the call's geometry and ``impl``."""
 
     def __init__(self, window, stride, axes, padding, mode, cval, dilation, ceil_mode, impl,
-                 run):
+                 method, run):
         self.window, self.stride, self.axes = window, stride, axes
         self.padding, self.mode, self.cval = padding, mode, cval
         self.dilation, self.ceil_mode = dilation, ceil_mode
-        self.impl, self.run = impl, run
+        self.impl, self.method, self.run = impl, method, run
 
     def geometry(self, shape):
         return v.geometry(shape, self.window, self.stride, self.axes, default_stride="window",
@@ -149,6 +154,17 @@ def pool(x, call, reduce, nan_policy, min_count, return_indices, out):
             data = data.map_blocks(_refuse_nan, dtype=data.dtype)
         elif np.isnan(data if mask is None else data[~mask]).any():
             raise ValueError("x holds NaN, and nan_policy='raise'")
+    if (nan_policy == "omit" and data.dtype.kind == "f" and reduce in ("max", "min")
+            and not masked and not lazy and geometry.is_valid and call.impl != "strided"
+            and call.method != "direct"):
+        values, short = _nan_extremes(data, geometry, call, reduce, min_count, values_out)
+        if not return_indices:
+            return values
+        indices = locate(data, np.isnan(data), values, geometry, mode, cval, indices_out,
+                         call.impl)
+        if short is not None:
+            indices[short] = -1
+        return values, indices
     missing = mask
     if nan_policy == "omit" and can_be_nan:
         isnan = np.isnan(data)
@@ -186,6 +202,23 @@ def pool(x, call, reduce, nan_policy, min_count, return_indices, out):
     if short is not None:
         indices[short] = -1
     return values, indices
+
+
+def _nan_extremes(data, geometry, call, reduce, min_count, out):
+    """``(values, short)`` for float max and min of valid windows under
+    ``"omit"``: the fast loops' NaN-skipping copies (the same comparisons
+    as NaN propagation), NaN only for a window of NaN; a ``min_count``
+    above 1 counts each window's values too."""
+    values = _plan.pool(data, geometry.window, geometry.stride, geometry.axes, reduce,
+                        call.method, call.impl, out, skip_nan=True)
+    if min_count <= 1:
+        return values, None
+    count_dtype = data.dtype if math.prod(geometry.window) < 2 ** (
+        np.finfo(data.dtype).nmant + 1) else np.dtype(bool)
+    counts = call.run((~np.isnan(data)).astype(count_dtype), "sum", 0, None)
+    short = counts < min_count
+    np.copyto(values, np.nan, where=short)
+    return values, short
 
 
 def _outputs(out, return_indices):

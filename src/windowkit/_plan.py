@@ -28,6 +28,8 @@ from .kernels import (
     BLOCK_MAX,
     MAX,
     MIN,
+    NANMAX,
+    NANMIN,
     PIXEL_CHANNELS_MAX,
     SUM,
     block_pool,
@@ -412,21 +414,23 @@ _PLANS = {}
 MAX_PLANS = 256
 
 
-def pool(x, window, stride, axes, reduce, method, impl, out=None, memory_order=True):
+def pool(x, window, stride, axes, reduce, method, impl, out=None, memory_order=True,
+         skip_nan=False):
     """Pool ``x`` (an array-like, not Dask): the plan for it, run.
 
     ``memory_order=False`` keeps the axes' order whatever the layout (see
-    :func:`in_memory_order`).
+    :func:`in_memory_order`); ``skip_nan``: see :func:`pool_plan`.
     """
     if type(x) is np.ndarray and _plain_args((window, stride, axes), (reduce, method, impl)):
         key = (x.shape, x.strides, x.dtype, window, stride, axes, reduce, method, impl,
-               memory_order)
+               memory_order, skip_nan)
         return _cached_plan(_PLANS, key, lambda: pool_plan(
             x.shape, x.dtype, window, stride, axes, reduce, method, impl,
-            x.strides if memory_order else None))(x, out)
+            x.strides if memory_order else None, skip_nan))(x, out)
     x = v.as_input_array(x)
     strides = x.strides if memory_order else None
-    return pool_plan(x.shape, x.dtype, window, stride, axes, reduce, method, impl, strides)(x, out)
+    return pool_plan(x.shape, x.dtype, window, stride, axes, reduce, method, impl, strides,
+                     skip_nan)(x, out)
 
 
 def _plain_args(ints, strings):
@@ -454,15 +458,24 @@ def _cached_plan(cache, key, make):
     return plan
 
 
-def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl, strides=None):
+def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl, strides=None,
+              skip_nan=False):
     """The :class:`Plan` for pooling arrays of ``shape``, ``dtype`` and
-    ``strides`` (None: the axes' order, see :func:`in_memory_order`)."""
+    ``strides`` (None: the axes' order, see :func:`in_memory_order`).
+
+    ``skip_nan``: float max and min skip NaN (NANMAX, NANMIN: NaN only for
+    a window of NaN), in the fast loops only; not with ``method="direct"``
+    or ``impl="strided"``, whose loops propagate NaN (ValueError).
+    """
     v.check_choice(reduce, "reduce", v.REDUCTIONS)
     v.check_choice(impl, "impl", v.IMPLS)
     v.check_choice(method, "method", v.POOL_METHODS)
     v.check_dtype(dtype)
     geometry = v.geometry(shape, window, stride, axes, default_stride="window")
     result = v.pool_dtype(reduce, dtype)
+    skip_nan = skip_nan and reduce in ("max", "min") and dtype.kind == "f"
+    if skip_nan and (impl == "strided" or method == "direct"):
+        raise ValueError("the NaN-skipping max and min are fast loops only")
     if impl == "strided":
         plan = _new_plan(shape, geometry, result, impl)
         plan.reference = lambda x, out: strided.pool(strided.window_view(x, geometry), reduce, out)
@@ -519,7 +532,10 @@ def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl, strides=
     plan.parts = plan.compute.kind == "c"
     if plan.parts:
         plan.divide_by, count = count, None
-    plan.loop = fast_pool_loop(method, _REDUCE_CODES[reduce], window3, stride3, plan.compute,
+    code = _REDUCE_CODES[reduce]
+    if skip_nan:
+        code = NANMAX if reduce == "max" else NANMIN
+    plan.loop = fast_pool_loop(method, code, window3, stride3, plan.compute,
                                plan.target_shape4[-1], step if stride3[2] > 1 else 1)
     plan.args = (window3, stride3, np.intp(step), np.intp(count or 0))
     return plan

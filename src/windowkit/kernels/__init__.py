@@ -21,13 +21,14 @@ from .direct import (
     padded_sum_pool,
     sum_pool,
 )
-from .rows import MAX, MIN, SEGMENT, SUM, row_uses_doubling
+from .rows import MAX, MIN, NANMAX, NANMIN, SEGMENT, SUM, row_uses_doubling
 from .separable import BLOCK_MAX, PIXEL_CHANNELS_MAX, block_pool, extreme_2x2_pool, separable_pool
 from .van_herk import van_herk_pool
 
 __all__ = [
     "extreme_pool", "sum_pool", "correlate", "padded_extreme_pool", "padded_sum_pool",
     "padded_correlate", "correlate_rows", "separable_pool", "block_pool",
-    "extreme_2x2_pool", "van_herk_pool", "row_uses_doubling", "MAX", "MIN", "SUM", "SEGMENT",
+    "extreme_2x2_pool", "van_herk_pool", "row_uses_doubling", "MAX", "MIN", "SUM", "NANMAX",
+    "NANMIN", "SEGMENT",
     "BLOCK_MAX", "PIXEL_CHANNELS_MAX",
 ]

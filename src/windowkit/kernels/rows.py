@@ -2,7 +2,7 @@
 
 Each helper runs along a contiguous row, the index innermost, so LLVM
 compiles it to packed SIMD instructions. ``reduce`` is one of :data:`MAX`,
-:data:`MIN` and :data:`SUM`; the kernels pass it, and ``doubling``, as
+:data:`MIN`, :data:`SUM`, :data:`NANMAX` and :data:`NANMIN`; the kernels pass it, and ``doubling``, as
 constants of their compiled copy, so that Numba prunes the branches for the
 others once it has inlined the helper.
 
@@ -15,8 +15,9 @@ import numpy as np
 
 from ._jit import helper, row_view, scalar
 
-# Reduction codes.
-MAX, MIN, SUM = 0, 1, 2
+# Reduction codes. NANMAX and NANMIN skip NaN (nan_policy="omit"): a
+# window's result is NaN only if all its values are.
+MAX, MIN, SUM, NANMAX, NANMIN = 0, 1, 2, 3, 4
 
 # The fast kernels work on segments of a row of at most this many input
 # elements (or one window, if wider), so their scratch rows stay small and
@@ -31,11 +32,17 @@ ROW_DOUBLING_MIN_WINDOW = 8
 
 @scalar
 def combine(a, b, reduce):
-    """``a`` and ``b`` reduced to one value; max and min keep a NaN, as np.max does."""
+    """``a`` and ``b`` reduced to one value; max and min keep a NaN, as
+    np.max does, NANMAX and NANMIN drop it, as np.fmax does (the same
+    comparisons: whether ``a``, not ``b``, is NaN)."""
     if reduce == MAX:
         return b if (b > a or b != b) else a
     if reduce == MIN:
         return b if (b < a or b != b) else a
+    if reduce == NANMAX:
+        return b if (b > a or a != a) else a
+    if reduce == NANMIN:
+        return b if (b < a or a != a) else a
     return a + b
 
 

@@ -13,7 +13,8 @@ import functools
 import numpy as np
 
 from ._jit import helper, loop, output_rows, row_view, scalar
-from .rows import MAX, SEGMENT, SUM, depth_row, extreme_rows, pool_row, segments
+from .rows import (MAX, NANMAX, NANMIN, SEGMENT, SUM, depth_row, extreme_rows, pool_row,
+                   segments)
 
 # Windows side by side along the rows, at most this many columns wide, are
 # pooled by block_pool, one compiled copy per width.
@@ -142,8 +143,13 @@ def separable_pool(reduce, doubling, in_place=False, pixels=False):
 
 
 @scalar
-def extreme(a, b, find_max):
-    """The larger (``find_max``) or smaller of ``a`` and ``b``, NaN if either is."""
+def extreme(a, b, find_max, skip_nan):
+    """The larger (``find_max``) or smaller of ``a`` and ``b``: NaN if
+    either is, or with ``skip_nan`` only if both are (np.fmax)."""
+    if skip_nan:
+        if find_max:
+            return b if (b > a or a != a) else a
+        return b if (b < a or a != a) else a
     if find_max:
         return b if (b > a or b != b) else a
     return b if (b < a or b != b) else a
@@ -182,14 +188,17 @@ def block_row_sum(out_plane, r, first_out, stop_out, rows, row, first, block, ch
 
 @helper
 def block_row_plain(out_plane, r, first_out, stop_out, rows, row, first, block, channels,
-                    find_max):
+                    find_max, skip_nan):
     """:func:`block_row_sum` for max and min, by the plain comparison,
     which drops a NaN it meets (one instruction for floats, against
     four). Returns whether it may have: a sum of each output's values,
     kept beside it, is NaN when one of them is (or holds both
     infinities). A NaN already in the output stays, since nothing
     compares larger. For integers the sum is never NaN, and LLVM drops
-    it and the second pass (:func:`block_row_nan_aware`).
+    it and the second pass (:func:`block_row_nan_aware`). With
+    ``skip_nan`` dropping a NaN is right, and the only wrong result is a
+    NaN the output started from (a first NaN, or an earlier row's): the
+    result is checked instead of the sum.
     """
     r, row, step = np.uintp(r), np.uintp(row), np.uintp(channels)
     maybe_nan = False
@@ -217,12 +226,15 @@ def block_row_plain(out_plane, r, first_out, stop_out, rows, row, first, block, 
                     value = item if item < value else value
                 total = total + item
             out_plane[r, at] = value
-            maybe_nan |= total != total
+            if skip_nan:
+                maybe_nan |= value != value
+            else:
+                maybe_nan |= total != total
     return maybe_nan
 
 @helper
 def block_row_nan_aware(out_plane, r, first_out, stop_out, rows, row, first, block, channels,
-                        find_max):
+                        find_max, skip_nan):
     """:func:`block_row_plain` again with the NaN-aware comparison, for a
     row in which it may have dropped a NaN: the first row from its
     values again, later rows on top of the first try's results (a max or
@@ -235,9 +247,10 @@ def block_row_nan_aware(out_plane, r, first_out, stop_out, rows, row, first, blo
             at = np.uintp(o) * step + np.uintp(c)
             start = np.uintp(o) * np.uintp(block) * step + np.uintp(c)
             item = rows[row, start]
-            value = item if first else extreme(out_plane[r, at], item, find_max)
+            value = item if first else extreme(out_plane[r, at], item, find_max, skip_nan)
             for k in range(1, block):
-                value = extreme(value, rows[row, start + np.uintp(k) * step], find_max)
+                value = extreme(value, rows[row, start + np.uintp(k) * step], find_max,
+                                skip_nan)
             out_plane[r, at] = value
 
 
@@ -248,7 +261,8 @@ def block_pool(reduce, block, channels=1):
     along rows of interleaved channels, ``channels`` to a pixel (0: as
     many as the ``step`` argument, for more than
     :data:`PIXEL_CHANNELS_MAX`)."""
-    find_max = reduce == MAX
+    find_max = reduce in (MAX, NANMAX)
+    skip_nan = reduce in (NANMAX, NANMIN)
 
     @loop(separable_tasks if channels == 1 else pixel_tasks, strided_rows=True)
     def block_pool(x, window, stride, step, divide_by, first_task, stop_task, out):
@@ -304,9 +318,9 @@ def block_pool(reduce, block, channels=1):
                                 block_row_sum(out_plane, r, first_out, stop_out, rows, row,
                                               first_row, block, pixel)
                             elif block_row_plain(out_plane, r, first_out, stop_out, rows, row,
-                                                 first_row, block, pixel, find_max):
+                                                 first_row, block, pixel, find_max, skip_nan):
                                 block_row_nan_aware(out_plane, r, first_out, stop_out, rows, row,
-                                                    first_row, block, pixel, find_max)
+                                                    first_row, block, pixel, find_max, skip_nan)
                     if reduce == SUM and divide_by > 0:
                         # Sums to means, as np.mean (see pool_row).
                         for o in range(first_out * pixel, stop_out * pixel):
@@ -318,8 +332,10 @@ def block_pool(reduce, block, channels=1):
 
 @functools.cache
 def extreme_2x2_pool(reduce):
-    """The loop for 2x2 max (``reduce`` is MAX) or min windows two columns apart."""
-    find_max = reduce == MAX
+    """The loop for 2x2 max (``reduce`` is MAX or NANMAX) or min windows two
+    columns apart."""
+    find_max = reduce in (MAX, NANMAX)
+    skip_nan = reduce in (NANMAX, NANMIN)
 
     @loop(output_rows, strided_rows=True)
     def extreme_2x2_pool(x, window, stride, step, divide_by, first_task, stop_task, out):
@@ -351,7 +367,8 @@ def extreme_2x2_pool(reduce):
                     left = np.uintp(o) * np.uintp(2)
                     right = left + np.uintp(1)
                     out_plane[np.uintp(r), np.uintp(o)] = extreme(
-                        extreme(rows[upper, left], rows[lower, left], find_max),
-                        extreme(rows[upper, right], rows[lower, right], find_max), find_max)
+                        extreme(rows[upper, left], rows[lower, left], find_max, skip_nan),
+                        extreme(rows[upper, right], rows[lower, right], find_max, skip_nan),
+                        find_max, skip_nan)
 
     return extreme_2x2_pool
