@@ -2,9 +2,9 @@
 
 Each helper runs along a contiguous row, the index innermost, so LLVM
 compiles it to packed SIMD instructions. ``reduce`` is one of :data:`MAX`,
-:data:`MIN`, :data:`SUM`, :data:`NANMAX` and :data:`NANMIN`; the kernels pass it, and ``doubling``, as
-constants of their compiled copy, so that Numba prunes the branches for the
-others once it has inlined the helper.
+:data:`MIN`, :data:`SUM`, :data:`NANMAX` and :data:`NANMIN`; the kernels
+pass it, and ``doubling``, as constants of their compiled copy, so that
+Numba prunes the branches for the others once it has inlined the helper.
 
 The row loops index with unsigned counters (``np.uintp``): with a signed
 one, Numba adds a negative-index check that LLVM does not always remove,
