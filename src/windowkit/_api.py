@@ -199,6 +199,27 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, padding="valid", mo
         that runs past the padded end, but starts inside the input or the
         padding before it, is kept, holding only its elements up to the
         padded end. Default False.
+    nan_policy : {"propagate", "omit", "raise"}
+        ``"propagate"`` (default): a window holding a NaN gives NaN (max,
+        min, as ``np.max``; sums as IEEE). ``"omit"``: NaN values are
+        skipped (``np.nanmax``, ``nanmin``, ``nansum``, ``nanmean``).
+        ``"raise"``: a ValueError if ``x`` holds a NaN. Complex: a NaN in
+        either part.
+    min_count : int, optional
+        With ``"omit"`` (or a masked array): a window with fewer values
+        gives NaN (masked, for a masked array). Default 1. Padded values
+        count, positions ``"ignore"`` leaves out do not; ``min_count=0``:
+        an empty window's sum is 0. An integer result that a window could
+        leave short is a ValueError.
+    return_indices : bool, optional
+        Max and min only: return ``(values, indices)``, ``indices`` int64
+        of shape ``values.shape + (len(axes),)``, the coordinates in ``x``
+        along the windowed axes (in the order of ``axes``) of each
+        window's first extreme in row-major order (ties to the first, as
+        ``np.argmax``; ``"propagate"``: its first NaN; ``"omit"``: -1 for
+        a window without values). A padded constant lies outside ``[0,
+        n)``, a padded copy at the element it copies. With ``out=``, a
+        pair ``(values_out, indices_out)``. Not yet for Dask arrays.
     out : ndarray, optional
         Array of the output shape and result dtype to write into (not with
         a Dask array: store its result with ``dask.array.store``).
@@ -221,7 +242,8 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, padding="valid", mo
 
     Returns
     -------
-    ndarray
+    ndarray, or MaskedArray for a masked ``x``
+        With ``return_indices``, the pair ``(values, indices)``.
         Shape ``output_shape(x.shape, window, stride, axes=axes)``: each
         windowed axis of length ``n`` becomes ``(n - k) // s + 1``, trailing
         elements that no window covers are dropped. dtype: ``x.dtype`` for
@@ -291,6 +313,19 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, padding="valid", mo
            [9, 9]])
     >>> wk.pool(x, 3, stride=1, padding="same", reduce="mean", mode="edge").shape
     (4, 4)
+
+    Missing data: NaN left out of the window, and where each max came from.
+
+    >>> signal = np.array([1.0, np.nan, 3.0, np.nan, np.nan, 2.0])
+    >>> wk.pool(signal, 2, reduce="mean", nan_policy="omit")
+    array([1., 3., 2.])
+    >>> wk.pool(signal, 3, stride=1, reduce="sum", nan_policy="omit", min_count=2)
+    array([ 4., nan, nan, nan])
+    >>> values, indices = wk.max_pool(x, 2, return_indices=True)
+    >>> indices[..., 0], indices[..., 1]
+    (array([[1, 0],
+           [3, 2]]), array([[1, 2],
+           [1, 2]]))
     """
     if not _missing.is_plain_call(x, nan_policy, min_count, return_indices):
         def run(array, reduce, cval, out):

@@ -281,7 +281,8 @@ def _skipping(data, missing, call, reduce, cval, skip_cval, min_count, result_dt
     short = counts < threshold
     if lazy:
         if reduce == "mean":
-            values = (values / counts).astype(result_dtype)
+            values = xp.map_blocks(_mean, values, counts, dtype=result_dtype,
+                                   result_dtype=result_dtype)
         if result_dtype.kind in "fc":
             values = xp.where(short, np.array(np.nan, result_dtype), values)
         return values, short
@@ -296,6 +297,12 @@ def _skipping(data, missing, call, reduce, cval, skip_cval, min_count, result_dt
     if result_dtype.kind in "fc":
         np.copyto(values, np.nan, where=short)
     return values, short
+
+
+def _mean(sums, counts, *, result_dtype):
+    """A block's means: 0 / 0 is NaN, quietly, as in the in-memory call."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (sums / counts).astype(result_dtype)
 
 
 def locate(data, missing, values, geometry, mode, cval, out=None, impl="numba"):
