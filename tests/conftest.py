@@ -91,9 +91,10 @@ settings.load_profile("windowkit")
 # that count them, in copies of layouts the suite had not run before. 553
 # once float max and min skip NaN in the fast loops (19: the NANMAX and
 # NANMIN copies of block_pool 9, separable_pool 6, van_herk_pool 5 and
-# extreme_2x2_pool 3, less 4 elsewhere). A change that multiplies compiles
-# fails the run.
-SIGNATURE_BUDGET = 565
+# extreme_2x2_pool 3, less 4 elsewhere), 564 on a fresh clone of 885e2c4
+# with an empty cache (its scalar functions compile there: 55 of them
+# against 44). A change that multiplies compiles fails the run.
+SIGNATURE_BUDGET = 580
 
 
 def compiled():
