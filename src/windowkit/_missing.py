@@ -13,7 +13,8 @@ method, geometry and Dask) on arrays made from the input:
   (:func:`windowkit._padded.identity`);
 - the count of values in each window, when it decides something (a mean,
   a ``min_count`` above 1, a window whose max is the filling itself): the
-  ordinary sum pool of the values' mask, exact in integers;
+  ordinary sum pool of the values' mask, in the result's float dtype
+  where every count is exact in it (a sum of ones), else in int64;
 - the indices: the first element of each window, in its row-major order,
   that equals the window's pooled value (a NaN value: its first NaN), by
   the textbook loop :func:`windowkit.kernels.direct.locate_extreme`. A
@@ -23,9 +24,11 @@ method, geometry and Dask) on arrays made from the input:
 An input without a NaN runs the ordinary pool alone (``"omit"`` then
 changes nothing). Not yet here: the count carried beside the sum inside
 the loops, NaN-skipping loops for the padded geometry and the textbook
-loop, and ``return_indices`` on Dask arrays. This module is called by :mod:`windowkit._api`, which
-hands it the call as a function of the array to pool; it imports the plan
-layer, never the public functions.
+loop, and ``return_indices`` on Dask arrays.
+
+This module is called by :mod:`windowkit._api`, which hands it the call
+as a function of the array to pool; it imports the plan layer, never the
+public functions.
 """
 
 import math
