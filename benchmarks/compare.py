@@ -13,7 +13,11 @@ Peers: numpy stride-trick views and reshape-based blocks, scikit-image's
 ``block_reduce``, ``scipy.ndimage`` filters and ``scipy.signal.correlate``
 (cropped and sliced to the valid, strided output), OpenCV (the ``compare``
 extra installs the headless build) and PyTorch (the ``compare`` extra pins
-``torch==2.13.0``), each used where installed. A peer that is not installed is reported as
+``torch==2.13.0``), and for missing data bottleneck's and numbagg's
+moving windows (1-D, stride 1, NaN skipped with ``min_count``) and PyTorch's
+``max_pool2d(return_indices=True)``, each used where installed. The
+missing-data cases also time windowkit's call without those keywords
+("windowkit plain", not checked: its answer differs). A peer that is not installed is reported as
 missing, one that cannot do a case (a dtype, an overlap) is left blank, and
 one that gives a different answer is reported as such, never timed.
 """
