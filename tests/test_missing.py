@@ -495,8 +495,8 @@ def test_bad_arguments():
     with pytest.raises(TypeError, match="complex"):
         wk.max_pool(x + 1j, 2, nan_policy="omit")
     da = pytest.importorskip("dask.array")
-    with pytest.raises(NotImplementedError, match="Dask"):
-        wk.max_pool(da.from_array(x), 2, return_indices=True)
+    with pytest.raises(NotImplementedError, match="valid windows only"):
+        wk.max_pool(da.from_array(x), 2, return_indices=True, padding=1)
 
 
 def test_the_input_is_never_modified():
@@ -568,3 +568,20 @@ def test_omit_max_where_a_window_starts_with_nan(method):
     rgb = np.repeat(x[:, :, None], 3, axis=2)  # interleaved channels
     got = wk.max_pool(rgb, 2, axes=(0, 1), method=method, nan_policy="omit")
     np.testing.assert_array_equal(got, omit_oracle(rgb, (2, 2), (2, 2), (0, 1), "max"))
+
+
+def test_dask_indices():
+    da = pytest.importorskip("dask.array")
+    x = with_nans((3, 23, 19), fraction=0.2, seed=18)
+    x[:, 5, :] = 1.0  # ties
+    lazy = da.from_array(x, chunks=((2, 1), (5, 7, 1, 10), (3, 9, 7)))
+    for reduce, window, stride, nan_policy, min_count in [
+            ("max", 3, 1, "propagate", None), ("min", 2, 2, "omit", None),
+            ("max", 4, 3, "omit", 5), ("max", (1, 5), (2, 1), "propagate", None)]:
+        values, indices = wk.pool(lazy, window, stride, reduce=reduce, nan_policy=nan_policy,
+                                  min_count=min_count, return_indices=True)
+        assert isinstance(values, da.Array) and isinstance(indices, da.Array)
+        want_values, want = wk.pool(x, window, stride, reduce=reduce, nan_policy=nan_policy,
+                                    min_count=min_count, return_indices=True)
+        np.testing.assert_array_equal(values.compute(), want_values)
+        np.testing.assert_array_equal(indices.compute(), want)

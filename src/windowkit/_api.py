@@ -219,7 +219,8 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, padding="valid", mo
         ``np.argmax``; ``"propagate"``: its first NaN; ``"omit"``: -1 for
         a window without values). A padded constant lies outside ``[0,
         n)``, a padded copy at the element it copies. With ``out=``, a
-        pair ``(values_out, indices_out)``. Not yet for Dask arrays.
+        pair ``(values_out, indices_out)``. Dask: two lazy arrays, valid
+        windows only for now.
     out : ndarray, optional
         Array of the output shape and result dtype to write into (not with
         a Dask array: store its result with ``dask.array.store``).

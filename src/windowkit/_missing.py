@@ -24,7 +24,7 @@ method, geometry and Dask) on arrays made from the input:
 An input without a NaN runs the ordinary pool alone (``"omit"`` then
 changes nothing). Not yet here: the count carried beside the sum inside
 the loops, NaN-skipping loops for the padded geometry and the textbook
-loop, and ``return_indices`` on Dask arrays.
+loop, and ``return_indices`` on Dask arrays beyond valid windows.
 
 This module is called by :mod:`windowkit._api`, which hands it the call
 as a function of the array to pool; it imports the plan layer, never the
@@ -128,13 +128,10 @@ def pool(x, call, reduce, nan_policy, min_count, return_indices, out):
     """The pool of ``x`` (an array-like, a masked array or a Dask array)
     under ``nan_policy``, ``min_count`` and ``return_indices``."""
     masked = isinstance(x, np.ma.MaskedArray)
+    given_min_count = min_count
     min_count = check_arguments(reduce, nan_policy, min_count, return_indices, masked)
     lazy = _dask.is_dask_array(x)
     if lazy:
-        if return_indices:
-            raise NotImplementedError(
-                "return_indices=True is not yet supported for Dask arrays; compute the "
-                "array first (the values alone are: return_indices=False)")
         _dask.check_input(x, out)
         data, mask = x, None
     else:
@@ -143,6 +140,13 @@ def pool(x, call, reduce, nan_policy, min_count, return_indices, out):
     geometry = call.geometry(data.shape)
     mode, cval = v.boundary(call.mode, call.cval, data.dtype, "pool")
     result_dtype = v.pool_dtype(reduce, data.dtype)
+    if lazy and return_indices:
+        if not geometry.is_valid:
+            raise NotImplementedError(
+                "return_indices=True on a Dask array takes valid windows only, not yet "
+                "padding, dilation or ceil_mode; compute the array first")
+        values = pool(x, call, reduce, nan_policy, given_min_count, False, None)
+        return values, _lazy_indices(x, values, geometry, nan_policy, call.impl)
     values_out, indices_out = _outputs(out, return_indices)
     if values_out is not None:
         # Checked before anything is computed; written once at the end.
@@ -300,6 +304,52 @@ def _skipping(data, missing, call, reduce, cval, skip_cval, min_count, result_dt
     if result_dtype.kind in "fc":
         np.copyto(values, np.nan, where=short)
     return values, short
+
+
+def _lazy_indices(x, values, geometry, nan_policy, impl):
+    """``return_indices`` of a Dask pool: per block of the lazy ``values``,
+    the scan on the input region its windows cover (sliced from ``x``,
+    whatever its chunks), its coordinates moved by the region's start."""
+    import dask
+    import dask.array as da
+
+    axes = geometry.axes
+    n_axes = len(axes)
+    starts = [np.cumsum((0,) + chunks[:-1]) for chunks in values.chunks]
+    rows = []
+    for index in np.ndindex(values.numblocks):
+        region = [slice(None)] * x.ndim
+        offsets = []
+        for axis in range(x.ndim):
+            first = int(starts[axis][index[axis]])
+            length = values.chunks[axis][index[axis]]
+            if axis in axes:
+                j = axes.index(axis)
+                k, s = geometry.window[j], geometry.stride[j]
+                region[axis] = slice(first * s, (first + length - 1) * s + k)
+                offsets.append(first * s)
+            else:
+                region[axis] = slice(first, first + length)
+        block_values = values.blocks[index]
+        shape = block_values.shape + (n_axes,)
+        piece = dask.delayed(_block_indices)(
+            x[tuple(region)], block_values, geometry, nan_policy, impl, offsets)
+        rows.append((index, da.from_delayed(piece, shape, np.int64)))
+    # One more level of nesting for the coordinates' axis, in one block.
+    nested = np.empty(values.numblocks, object)
+    for index, block in rows:
+        nested[index] = [block]
+    return da.block(nested.tolist())
+
+
+def _block_indices(region, values, geometry, nan_policy, impl, offsets):
+    """One block's indices: the scan on ``region``, moved by ``offsets``."""
+    region = np.asarray(region)
+    local = v.Geometry(geometry.axes, geometry.window, geometry.stride, values.shape)
+    missing = np.isnan(region) if nan_policy == "omit" and region.dtype.kind == "f" else None
+    indices = locate(region, missing, np.asarray(values), local, "ignore", 0, None, impl)
+    found = indices >= 0
+    return np.where(found, indices + np.asarray(offsets, np.int64), -1)
 
 
 def _mean(sums, counts, *, result_dtype):
