@@ -585,3 +585,7 @@ def test_dask_indices():
                                     min_count=min_count, return_indices=True)
         np.testing.assert_array_equal(values.compute(), want_values)
         np.testing.assert_array_equal(indices.compute(), want)
+    # Axes against memory order: the coordinates follow axes.
+    values, indices = wk.max_pool(lazy, (3, 2), (2, 1), axes=(2, 1), return_indices=True)
+    np.testing.assert_array_equal(
+        indices.compute(), wk.max_pool(x, (3, 2), (2, 1), axes=(2, 1), return_indices=True)[1])

@@ -316,10 +316,10 @@ def _lazy_indices(x, values, geometry, nan_policy, impl):
     axes = geometry.axes
     n_axes = len(axes)
     starts = [np.cumsum((0,) + chunks[:-1]) for chunks in values.chunks]
-    rows = []
-    for index in np.ndindex(values.numblocks):
+
+    def block(index):
         region = [slice(None)] * x.ndim
-        offsets = []
+        offsets = [0] * n_axes  # the coordinates' order: that of axes
         for axis in range(x.ndim):
             first = int(starts[axis][index[axis]])
             length = values.chunks[axis][index[axis]]
@@ -327,19 +327,22 @@ def _lazy_indices(x, values, geometry, nan_policy, impl):
                 j = axes.index(axis)
                 k, s = geometry.window[j], geometry.stride[j]
                 region[axis] = slice(first * s, (first + length - 1) * s + k)
-                offsets.append(first * s)
+                offsets[j] = first * s
             else:
                 region[axis] = slice(first, first + length)
         block_values = values.blocks[index]
-        shape = block_values.shape + (n_axes,)
         piece = dask.delayed(_block_indices)(
             x[tuple(region)], block_values, geometry, nan_policy, impl, offsets)
-        rows.append((index, da.from_delayed(piece, shape, np.int64)))
-    # One more level of nesting for the coordinates' axis, in one block.
-    nested = np.empty(values.numblocks, object)
-    for index, block in rows:
-        nested[index] = [block]
-    return da.block(nested.tolist())
+        return da.from_delayed(piece, block_values.shape + (n_axes,), np.int64)
+
+    def nested(prefix):
+        # Blocks nested as da.block takes them, one more level for the
+        # coordinates' axis (in one block).
+        if len(prefix) == values.ndim:
+            return [block(prefix)]
+        return [nested(prefix + (i,)) for i in range(values.numblocks[len(prefix)])]
+
+    return da.block(nested(()))
 
 
 def _block_indices(region, values, geometry, nan_policy, impl, offsets):
