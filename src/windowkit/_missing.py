@@ -99,10 +99,8 @@ def fewest_values(geometry, shape, mode):
         outputs = np.r_[0:first_inside, last_inside:n_out]
         along = k if first_inside < last_inside else n + before + after
         if outputs.size:
-            starts = outputs * s
-            first = np.maximum(0, -((starts - low) // d))  # ceil((low - start) / d)
-            stop = np.minimum(k, -((starts - high) // d))  # ceil((high - start) / d)
-            along = min(along, int(np.maximum(stop - first, 0).min()))
+            counts = _padded.window_counts(n_out, k, s, d, low, high, outputs)
+            along = min(along, int(counts.min()))
         fewest *= along
     return fewest
 
@@ -220,8 +218,7 @@ def _nan_extremes(data, geometry, call, reduce, min_count, out):
                         call.method, call.impl, out, skip_nan=True)
     if min_count <= 1:
         return values, None
-    count_dtype = data.dtype if math.prod(geometry.window) < 2 ** (
-        np.finfo(data.dtype).nmant + 1) else np.dtype(bool)
+    count_dtype = _count_dtype(data.dtype, math.prod(geometry.window))
     counts = call.run((~np.isnan(data)).astype(count_dtype), "sum", 0, None)
     short = counts < min_count
     np.copyto(values, np.nan, where=short)
@@ -271,16 +268,7 @@ def _skipping(data, missing, call, reduce, cval, skip_cval, min_count, result_dt
         needs_counts = lazy or bool((values == fill).any())
     if not needs_counts:
         return values, None
-    # Counts in the result's float dtype where every count is exact in it
-    # (they are sums of ones that never subtract), so that the count pool
-    # runs the values' own compiled copy and the mean divides two floats;
-    # else (integer results, windows past 2**24 float32 elements) in int64.
-    count_dtype = np.dtype(bool)
-    if result_dtype.kind in "fc":
-        real = np.dtype(result_dtype.char.lower() if result_dtype.kind == "c" else result_dtype)
-        real = np.dtype(np.float32) if real == np.float16 else real
-        if window_size < 2 ** (np.finfo(real).nmant + 1):
-            count_dtype = real
+    count_dtype = _count_dtype(result_dtype, window_size)
     held = (xp.ones(data.shape, count_dtype) if missing is None
             else (~missing).astype(count_dtype))
     counts = call.run(held, "sum", 0 if skip_cval else 1, None)
@@ -355,6 +343,19 @@ def _block_indices(region, values, geometry, nan_policy, impl, offsets):
     return np.where(found, indices + np.asarray(offsets, np.int64), -1)
 
 
+def _count_dtype(result_dtype, window_size):
+    """The dtype a window's values are counted in: the result's real float
+    dtype (float32 for float16) where every count is exact in it (they are
+    sums of ones that never subtract), so that the count pool runs the
+    values' own compiled copy and a mean divides two floats; else (integer
+    results, windows past 2**24 float32 elements) bool, summed to int64."""
+    if result_dtype.kind not in "fc":
+        return np.dtype(bool)
+    real = np.dtype(result_dtype.char.lower() if result_dtype.kind == "c" else result_dtype)
+    real = np.dtype(np.float32) if real == np.float16 else real
+    return real if window_size < 2 ** (np.finfo(real).nmant + 1) else np.dtype(bool)
+
+
 def _mean(sums, counts, *, result_dtype):
     """A block's means: 0 / 0 is NaN, quietly, as in the in-memory call."""
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -380,10 +381,9 @@ def locate(data, missing, values, geometry, mode, cval, out=None, impl="numba"):
         return moved.reshape((-1,) + (1,) * (3 - n_axes) + moved.shape[len(batch):])
 
     x4 = four_d(data)
-    if x4.dtype.kind == "f" and x4.dtype.itemsize == 2:
-        x4 = x4.astype(np.float32)  # Numba computes on neither, as the pools
-    elif not x4.dtype.isnative:
-        x4 = x4.astype(x4.dtype.newbyteorder("="))
+    stage = _plan._staging(x4.dtype, impl)  # float16 and byte-swapped, as the pools
+    if stage is not None:
+        x4 = x4.astype(stage)
     missing4 = (np.zeros((1, 1, 1, 1), bool) if missing is None
                 else np.ascontiguousarray(four_d(missing)))
     values4 = np.ascontiguousarray(four_d(values)).astype(x4.dtype, copy=False)

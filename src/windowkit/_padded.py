@@ -78,10 +78,13 @@ def source_index(positions, n, before, after, mode):
     return np.where(past_end, IGNORE, index)
 
 
-def window_counts(n_out, k, s, d, low, high):
+def window_counts(n_out, k, s, d, low, high, outputs=None):
     """How many of each window's ``k`` elements (at ``o * s + a * d``) lie in
-    the padded positions ``[low, high)``, for the ``n_out`` outputs."""
-    start = np.arange(n_out, dtype=np.intp) * s
+    the padded positions ``[low, high)``, for the ``n_out`` outputs (or for
+    the output indices ``outputs``)."""
+    if outputs is None:
+        outputs = np.arange(n_out, dtype=np.intp)
+    start = outputs * s
     first = np.maximum(0, -((start - low) // d))  # ceil((low - start) / d), at least 0
     stop = np.minimum(k, -((start - high) // d))  # ceil((high - start) / d), at most k
     return np.maximum(stop - first, 0)
