@@ -93,8 +93,13 @@ settings.load_profile("windowkit")
 # NANMIN copies of block_pool 9, separable_pool 6, van_herk_pool 5 and
 # extreme_2x2_pool 3, less 4 elsewhere), 564 on a fresh clone of 885e2c4
 # with an empty cache (its scalar functions compile there: 55 of them
-# against 44). A change that multiplies compiles fails the run.
-SIGNATURE_BUDGET = 580
+# against 44). 617 once return_indices ran in one pass and sums skipped NaN
+# in the loops that count (54 more than 563): indexed_extreme_pool 49 (a
+# copy per reduction, NaN rule and block width 2 to 4 or row pass, per
+# dtype class test_missing sweeps) and held_sum_pool and
+# held_van_herk_pool 8, where locate_extreme's and the count pools' copies
+# had run. A change that multiplies compiles fails the run.
+SIGNATURE_BUDGET = 640
 
 
 def compiled():

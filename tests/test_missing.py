@@ -161,6 +161,52 @@ def test_bottleneck_moving_windows():
             np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("method", ["separable", "van_herk"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_counting_loops_add_a_nan_as_zero(method, dtype):
+    """The loops that count each window's values beside its sum add the
+    same numbers in the same order as the ordinary loop on the input with
+    its NaN set to 0: bitwise equal (windows side by side along the rows
+    are left out: the ordinary sums take the block loops, in another order)."""
+    rng = np.random.default_rng(21)
+    cases = [((40, 57), (5, 3), (1, 1), None), ((40, 57), (7, 3), (3, 2), None),
+             ((9, 8, 30), (3, 2, 4), (1, 2, 1), None), ((3000,), (64,), (1,), None),
+             ((12, 15, 3), (3, 3), (1, 1), (0, 1))]  # interleaved channels
+    for shape, window, stride, axes in cases:
+        x = rng.standard_normal(shape).astype(dtype)
+        x[rng.random(shape) < 0.2] = np.nan
+        zeroed = np.where(np.isnan(x), dtype(0), x)
+        for reduce in ("sum", "mean"):
+            got = wk.pool(x, window, stride, axes=axes, reduce=reduce, method=method,
+                          nan_policy="omit", min_count=0)
+            if reduce == "sum":
+                np.testing.assert_array_equal(
+                    got, wk.pool(zeroed, window, stride, axes=axes, reduce="sum",
+                                 method=method))
+            else:
+                counts = wk.pool((~np.isnan(x)).astype(dtype), window, stride, axes=axes,
+                                 reduce="sum", method=method)
+                sums = wk.pool(zeroed, window, stride, axes=axes, reduce="sum", method=method)
+                with np.errstate(invalid="ignore"):
+                    want = (sums.astype(np.float64) / counts).astype(dtype)
+                np.testing.assert_array_equal(got, want)
+
+
+def test_counts_past_float32s_digits():
+    """Windows of 2**24 elements and more are counted outside the counting
+    loops (their float32 counts would round): exact either way."""
+    x = np.ones(2 ** 24 + 2, np.float32)
+    x[1] = np.nan
+    got = wk.sum_pool(x, 2 ** 24, 1, nan_policy="omit", min_count=2 ** 24)
+    np.testing.assert_array_equal(got, [np.nan, np.nan, 2 ** 24])
+    with pytest.raises(ValueError, match="exact"):
+        wk._plan.pool_plan((2 ** 24,), np.dtype(np.float32), (2 ** 24,), (1,), (0,), "sum",
+                           "auto", "numba", skip_nan=True)
+    with pytest.raises(ValueError, match="real floats"):
+        wk._plan.pool_plan((8,), np.dtype(np.complex64), (2,), (1,), (0,), "sum", "auto",
+                           "numba", skip_nan=True)
+
+
 def test_omit_batch_axes_and_layouts():
     x = with_nans((3, 10, 12), np.float32, seed=4)
     want = omit_oracle(x, (3, 2), (1, 2), (1, 2), "mean", 2)
@@ -353,6 +399,65 @@ def test_indices_against_argmax(reduce, method):
             ok = (indices >= 0).all(-1)
             picked = x[indices[..., 0][ok], indices[..., 1][ok]]
             np.testing.assert_array_equal(picked, values[ok])
+
+
+def one_pass_case(x, window, stride, axes):
+    for reduce in ("max", "min"):
+        for nan_policy in ("propagate", "omit"):
+            values, indices = wk.pool(x, window, stride, axes=axes, reduce=reduce,
+                                      nan_policy=nan_policy, return_indices=True)
+            want = index_oracle(x, window, stride, axes, reduce, nan_policy)
+            np.testing.assert_array_equal(
+                indices, want, err_msg=f"{x.dtype} {window} {stride} {reduce} {nan_policy}")
+            # The values are the elements at the oracle's coordinates (NaN
+            # for a window of NaN alone).
+            found = (want >= 0).all(-1)
+            at = list(np.indices(values.shape))
+            for j, axis in enumerate(axes):
+                at[axis] = np.where(found, want[..., j], 0)
+            picked = np.where(found, x[tuple(at)], np.nan if x.dtype.kind == "f" else 0)
+            np.testing.assert_array_equal(values, picked.astype(x.dtype))
+            assert values.dtype == x.dtype
+
+
+def tied_with_nans(shape, dtype, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-3, 3, shape).astype(dtype)  # many ties
+    if np.dtype(dtype).kind == "f":
+        x[rng.random(shape) < 0.2] = np.nan
+        x[..., 4:8] = np.nan  # windows of NaN alone
+    return x
+
+
+@pytest.mark.parametrize("shape, axes", [((60,), (0,)), ((3, 13, 40), (1, 2)),
+                                         ((7, 9, 20), (0, 1, 2)), ((12, 30, 3), (0, 1))])
+def test_indices_of_every_one_pass_copy(shape, axes):
+    """The one-pass loop's copies: windows side by side in registers (up to
+    BLOCK_MAX columns, and one past it), a column stride of 1, any other
+    stride; windows of depth; channels last (rows read through a copy)."""
+    x = tied_with_nans(shape, np.float32, 22)
+    n = len(axes)
+    for cols, col_stride in [(2, 2), (3, 3), (4, 4), (5, 5), (3, 1), (1, 1), (2, 3)]:
+        one_pass_case(x, (2,) * (n - 1) + (cols,), (1,) * (n - 1) + (col_stride,), axes)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.int16, np.bool_])
+def test_one_pass_indices_dtypes(dtype):
+    x = tied_with_nans((13, 40), dtype, 24)
+    for window, stride in [((2, 2), (2, 2)), ((2, 3), (1, 1))]:
+        one_pass_case(x, window, stride, (0, 1))
+
+
+def test_one_pass_indices_with_min_count():
+    x = with_nans((9, 12), fraction=0.5, seed=23)
+    values, indices = wk.max_pool(x, 3, 1, nan_policy="omit", min_count=5,
+                                  return_indices=True)
+    np.testing.assert_array_equal(values, omit_oracle(x, (3, 3), (1, 1), (0, 1), "max", 5))
+    short = np.isnan(values)
+    assert short.any() and not short.all()
+    assert (indices[short] == -1).all()
+    np.testing.assert_array_equal(indices[~short],
+                                  index_oracle(x, (3, 3), (1, 1), (0, 1), "max", "omit")[~short])
 
 
 def test_indices_follow_the_axes_order():

@@ -1,11 +1,26 @@
 """Missing data on the pools: ``nan_policy``, ``min_count``, masked arrays and
 ``return_indices``.
 
-Float max and min of valid windows under ``"omit"`` run the fast loops'
-NaN-skipping copies (reduction codes ``NANMAX`` and ``NANMIN``: the same
-comparisons as NaN propagation, asking whether the running value is NaN
-rather than the new one). Everything else runs the ordinary pools (every
-method, geometry and Dask) on arrays made from the input:
+Valid windows of an ndarray (not masked, not Dask; not ``method="direct"``
+or ``impl="strided"``) run loops that skip NaN or locate as they pool:
+
+- float max and min under ``"omit"``: the fast loops' NaN-skipping copies
+  (reduction codes ``NANMAX`` and ``NANMIN``: the same comparisons as NaN
+  propagation, asking whether the running value is NaN rather than the
+  new one);
+- float sums and means under ``"omit"``: the separable and van Herk loops
+  that count each window's values beside its sum
+  (:func:`windowkit.kernels.separable.held_sum_pool`,
+  :func:`windowkit.kernels.van_herk.held_van_herk_pool`), ``min_count``
+  applied inside;
+- ``return_indices``: values and coordinates in one pass
+  (:func:`windowkit.kernels.indexed.indexed_extreme_pool`), whatever the
+  method, since a max or min and the first of its equals are the same by
+  every method.
+
+Everything else (padding, masked arrays, Dask, the textbook loop, complex
+sums) runs the ordinary pools (every method, geometry and Dask) on arrays
+made from the input:
 
 - the values: a window's NaN-skipping max, min or sum is the ordinary one
   of the input with each missing element (a NaN under ``"omit"``, a masked
@@ -17,13 +32,9 @@ method, geometry and Dask) on arrays made from the input:
   where every count is exact in it (a sum of ones), else in int64;
 - the indices: the first element of each window, in its row-major order,
   that equals the window's pooled value (a NaN value: its first NaN), by
-  the textbook loop :func:`windowkit.kernels.direct.locate_extreme`. A
-  max or min is one of its window's elements and the first of equals is
-  what ``np.argmax`` picks, so every method's indices are the same.
+  the textbook scan :func:`windowkit.kernels.direct.locate_extreme`.
 
-An input without a NaN runs the ordinary pool alone (``"omit"`` then
-changes nothing). Not yet here: the count carried beside the sum inside
-the loops, NaN-skipping loops for the padded geometry and the textbook
+Not yet here: NaN-skipping loops for the padded geometry and the textbook
 loop, and ``return_indices`` on Dask arrays beyond valid windows.
 
 This module is called by :mod:`windowkit._api`, which hands it the call
@@ -39,7 +50,7 @@ import numpy as np
 
 from . import _dask, _padded, _plan
 from . import _validation as v
-from .kernels import direct
+from .kernels import direct, indexed
 
 NAN_POLICIES = ("propagate", "omit", "raise")
 
@@ -159,21 +170,6 @@ def pool(x, call, reduce, nan_policy, min_count, return_indices, out):
             data = data.map_blocks(_refuse_nan, dtype=data.dtype)
         elif np.isnan(data if mask is None else data[~mask]).any():
             raise ValueError("x holds NaN, and nan_policy='raise'")
-    if (nan_policy == "omit" and data.dtype.kind == "f" and reduce in ("max", "min")
-            and not masked and not lazy and geometry.is_valid and call.impl != "strided"
-            and call.method != "direct"):
-        values, short = _nan_extremes(data, geometry, call, reduce, min_count, values_out)
-        if not return_indices:
-            return values
-        indices = locate(data, np.isnan(data), values, geometry, mode, cval, indices_out,
-                         call.impl)
-        if short is not None:
-            indices[short] = -1
-        return values, indices
-    missing = mask
-    if nan_policy == "omit" and can_be_nan:
-        isnan = np.isnan(data)
-        missing = isnan if missing is None else missing | isnan
     # Integer and bool results cannot hold NaN: a window that may fall short
     # of min_count is an error, unless a mask can mark it.
     fewest = fewest_values(geometry, data.shape, mode)
@@ -182,6 +178,25 @@ def pool(x, call, reduce, nan_policy, min_count, return_indices, out):
             f"min_count={min_count}, but some windows hold only {fewest} elements, and a "
             f"{result_dtype} result cannot hold the NaN such a window gives; lower "
             "min_count, or pool a float copy of x")
+    # Valid windows of an ndarray: the loops that locate, or skip NaN, as
+    # they pool (see the module's docstring).
+    fast_loops = (not masked and not lazy and geometry.is_valid and call.impl != "strided"
+                  and call.method != "direct")
+    if fast_loops and return_indices:
+        return _indexed_extremes(data, geometry, call, reduce, nan_policy == "omit",
+                                 min_count, values_out, indices_out)
+    skipping_loops = fast_loops and nan_policy == "omit" and data.dtype.kind == "f"
+    if skipping_loops and reduce in ("sum", "mean") and _plan.held_counts_exact(
+            result_dtype, math.prod(geometry.window)):
+        return _plan.pool(data, geometry.window, geometry.stride, geometry.axes, reduce,
+                          call.method, call.impl, values_out, skip_nan=True,
+                          min_count=min_count)
+    if skipping_loops and reduce in ("max", "min"):
+        return _nan_extremes(data, geometry, call, reduce, min_count, values_out)
+    missing = mask
+    if nan_policy == "omit" and can_be_nan:
+        isnan = np.isnan(data)
+        missing = isnan if missing is None else missing | isnan
     if missing is not None and not lazy and not masked and not missing.any():
         missing = None  # nothing to skip: the ordinary pool
     # Under "omit" a NaN cval is missing too: padded with the filling, and
@@ -210,19 +225,94 @@ def pool(x, call, reduce, nan_policy, min_count, return_indices, out):
 
 
 def _nan_extremes(data, geometry, call, reduce, min_count, out):
-    """``(values, short)`` for float max and min of valid windows under
-    ``"omit"``: the fast loops' NaN-skipping copies (the same comparisons
-    as NaN propagation), NaN only for a window of NaN; a ``min_count``
-    above 1 counts each window's values too."""
+    """Float max and min of valid windows under ``"omit"``: the fast loops'
+    NaN-skipping copies (the same comparisons as NaN propagation), NaN only
+    for a window of NaN; a ``min_count`` above 1 counts each window's
+    values too."""
     values = _plan.pool(data, geometry.window, geometry.stride, geometry.axes, reduce,
                         call.method, call.impl, out, skip_nan=True)
-    if min_count <= 1:
-        return values, None
+    if min_count > 1:
+        np.copyto(values, np.nan, where=_short(data, geometry, call, min_count))
+    return values
+
+
+def _short(data, geometry, call, min_count):
+    """Where a window of ``data`` holds fewer than ``min_count`` values that are not NaN."""
     count_dtype = _count_dtype(data.dtype, math.prod(geometry.window))
     counts = call.run((~np.isnan(data)).astype(count_dtype), "sum", 0, None)
-    short = counts < min_count
-    np.copyto(values, np.nan, where=short)
-    return values, short
+    return counts < min_count
+
+
+def _indexed_extremes(data, geometry, call, reduce, skip_nan, min_count, values_out,
+                      indices_out):
+    """``(values, indices)`` of valid windows, both from one pass
+    (:func:`windowkit.kernels.indexed.indexed_extreme_pool`), whatever the
+    method: a max or min is the same by every method, and so is the first
+    of equals. ``skip_nan``: a float NaN is skipped, and a window of fewer
+    than ``min_count`` values gives NaN at coordinates -1."""
+    skip_nan = skip_nan and data.dtype.kind == "f"
+    refuse_long_double(data.dtype, call.impl)
+    axes = geometry.axes
+    batch, x4 = _four_d(data, axes)
+    stage = _plan._staging(x4.dtype, call.impl)  # float16 and byte-swapped, as the pools
+    if stage is not None:
+        x4 = x4.astype(stage)
+    if not _plan.rows_contiguous(x4):
+        x4 = np.ascontiguousarray(x4)  # the loop reads rows (channels last: a copy)
+    out_axes = tuple(geometry.out_shape[axis] for axis in axes)
+    pad3 = (1,) * (3 - len(axes))
+    values4 = np.empty(x4.shape[:1] + pad3 + out_axes, x4.dtype)
+    n_axes = len(axes)
+    coordinates = np.empty(values4.shape + (n_axes,), np.int64)
+    window_cols, stride_cols = geometry.window[-1], geometry.stride[-1]
+    block = window_cols if 2 <= window_cols == stride_cols <= indexed.BLOCK_MAX else 0
+    one_pass = indexed.indexed_extreme_pool(reduce == "max", skip_nan, block, stride_cols == 1)
+    one_pass.run((x4, pad3 + tuple(geometry.window), pad3 + tuple(geometry.stride),
+                  coordinates.reshape(values4.shape[:3] + (values4.shape[3] * n_axes,)), np.intp(n_axes)), values4,
+                 numba.get_num_threads(), call.impl)
+    result_dtype = v.pool_dtype(reduce, data.dtype)
+    values = _in_output_order(values4.astype(result_dtype, copy=False), data, batch, geometry,
+                              values_out)
+    indices = _in_output_order(coordinates, data, batch, geometry, indices_out)
+    if skip_nan and min_count > 1:
+        short = _short(data, geometry, call, min_count)
+        np.copyto(values, np.nan, where=short)
+        indices[short] = -1
+    return values, indices
+
+
+def refuse_long_double(dtype, impl):
+    """The compiled index loops have no long double (Numba has none)."""
+    if impl != "python" and dtype.kind == "f" and dtype.itemsize > 8:
+        raise TypeError(
+            f"return_indices=True on {dtype} runs a compiled loop, and Numba has no long "
+            "double; pass impl='python', or x.astype(np.float64)")
+
+
+def _four_d(array, axes):
+    """``(batch, view)``: the batch axes of ``array`` (those not in
+    ``axes``), and ``array`` as (batch, depth, rows, cols), its windowed
+    axes last in the order of ``axes``."""
+    batch = [axis for axis in range(array.ndim) if axis not in axes]
+    moved = array.transpose(batch + list(axes))
+    return batch, moved.reshape((-1,) + (1,) * (3 - len(axes)) + moved.shape[len(batch):])
+
+
+def _in_output_order(found, data, batch, geometry, out):
+    """A 4-D result of the index loops (a 5-D one: coordinates last) with
+    the output's shape and axis order, written into ``out`` if given:
+    batch axes where they were (a view, then a copy, only if the windowed
+    axes are not the last, in order)."""
+    axes = geometry.axes
+    batch_shape = tuple(data.shape[axis] for axis in batch)
+    out_axes = tuple(geometry.out_shape[axis] for axis in axes)
+    extra = found.shape[4:]
+    found = found.reshape(batch_shape + out_axes + extra)
+    result = np.moveaxis(found, tuple(range(len(batch), len(batch) + len(axes))), axes)
+    if out is None:
+        return np.ascontiguousarray(result)
+    out[...] = result
+    return out
 
 
 def _outputs(out, return_indices):
@@ -367,26 +457,16 @@ def locate(data, missing, values, geometry, mode, cval, out=None, impl="numba"):
     module's docstring), int64 of shape ``values.shape + (len(axes),)``,
     by the scan interpreted (``impl="python"``) or compiled (otherwise:
     ``"strided"`` has no index reference of its own)."""
-    if impl != "python" and data.dtype.kind == "f" and data.dtype.itemsize > 8:
-        raise TypeError(
-            f"return_indices=True on {data.dtype} runs the compiled scan, and Numba has no "
-            "long double; pass impl='python', or x.astype(np.float64)")
+    refuse_long_double(data.dtype, impl)
     axes = geometry.axes
     n_axes = len(axes)
-    batch = [axis for axis in range(data.ndim) if axis not in axes]
-    order = batch + list(axes)
-
-    def four_d(array):
-        moved = array.transpose(order)
-        return moved.reshape((-1,) + (1,) * (3 - n_axes) + moved.shape[len(batch):])
-
-    x4 = four_d(data)
+    batch, x4 = _four_d(data, axes)
     stage = _plan._staging(x4.dtype, impl)  # float16 and byte-swapped, as the pools
     if stage is not None:
         x4 = x4.astype(stage)
     missing4 = (np.zeros((1, 1, 1, 1), bool) if missing is None
-                else np.ascontiguousarray(four_d(missing)))
-    values4 = np.ascontiguousarray(four_d(values)).astype(x4.dtype, copy=False)
+                else np.ascontiguousarray(_four_d(missing, axes)[1]))
+    values4 = np.ascontiguousarray(_four_d(values, axes)[1]).astype(x4.dtype, copy=False)
     coordinates = np.empty(values4.shape + (n_axes,), np.int64)
     pad3 = (1,) * (3 - n_axes)
     padding = geometry.padding or ((0, 0),) * n_axes
@@ -397,13 +477,4 @@ def locate(data, missing, values, geometry, mode, cval, out=None, impl="numba"):
          (0,) * (3 - n_axes) + tuple(a for _, a in padding),
          np.intp(direct.MODES.index(mode)), x4.dtype.type(cval), missing is not None),
         coordinates, numba.get_num_threads(), "python" if impl == "python" else "numba")
-    batch_shape = tuple(data.shape[axis] for axis in batch)
-    out_axes = tuple(geometry.out_shape[axis] for axis in axes)
-    found = coordinates.reshape(batch_shape + out_axes + (n_axes,))
-    # Back to the output's axis order: batch axes where they were (a view,
-    # then a copy, only if the windowed axes are not the last, in order).
-    indices = np.moveaxis(found, tuple(range(len(batch), len(batch) + n_axes)), axes)
-    if out is None:
-        return np.ascontiguousarray(indices)
-    out[...] = indices
-    return out
+    return _in_output_order(coordinates, data, batch, geometry, out)

@@ -35,6 +35,8 @@ from .kernels import (
     block_pool,
     correlate_rows,
     extreme_2x2_pool,
+    held_sum_pool,
+    held_van_herk_pool,
     row_uses_doubling,
     separable_pool,
     van_herk_pool,
@@ -415,22 +417,24 @@ MAX_PLANS = 256
 
 
 def pool(x, window, stride, axes, reduce, method, impl, out=None, memory_order=True,
-         skip_nan=False):
+         skip_nan=False, min_count=1):
     """Pool ``x`` (an array-like, not Dask): the plan for it, run.
 
     ``memory_order=False`` keeps the axes' order whatever the layout (see
-    :func:`in_memory_order`); ``skip_nan``: see :func:`pool_plan`.
+    :func:`in_memory_order`); ``skip_nan`` and ``min_count``: see
+    :func:`pool_plan`.
     """
-    if type(x) is np.ndarray and _plain_args((window, stride, axes), (reduce, method, impl)):
+    if type(x) is np.ndarray and _plain_args((window, stride, axes, min_count),
+                                             (reduce, method, impl)):
         key = (x.shape, x.strides, x.dtype, window, stride, axes, reduce, method, impl,
-               memory_order, skip_nan)
+               memory_order, skip_nan, min_count)
         return _cached_plan(_PLANS, key, lambda: pool_plan(
             x.shape, x.dtype, window, stride, axes, reduce, method, impl,
-            x.strides if memory_order else None, skip_nan))(x, out)
+            x.strides if memory_order else None, skip_nan, min_count))(x, out)
     x = v.as_input_array(x)
     strides = x.strides if memory_order else None
     return pool_plan(x.shape, x.dtype, window, stride, axes, reduce, method, impl, strides,
-                     skip_nan)(x, out)
+                     skip_nan, min_count)(x, out)
 
 
 def _plain_args(ints, strings):
@@ -459,13 +463,19 @@ def _cached_plan(cache, key, make):
 
 
 def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl, strides=None,
-              skip_nan=False):
+              skip_nan=False, min_count=1):
     """The :class:`Plan` for pooling arrays of ``shape``, ``dtype`` and
     ``strides`` (None: the axes' order, see :func:`in_memory_order`).
 
-    ``skip_nan``: float max and min skip NaN (NANMAX, NANMIN: NaN only for
-    a window of NaN), in the fast loops only; not with ``method="direct"``
-    or ``impl="strided"``, whose loops propagate NaN (ValueError).
+    ``skip_nan``: real floats skip NaN, in the fast loops only (not with
+    ``method="direct"`` or ``impl="strided"``, whose loops propagate NaN:
+    ValueError). Max and min are NaN only for a window of NaN (NANMAX,
+    NANMIN, by any fast method); sums and means take the separable loop
+    that counts each window's values (:func:`held_sum_pool`, or
+    :func:`held_van_herk_pool` for ``method="van_herk"``), NaN where
+    there are fewer than ``min_count``, for windows below ``2**24``
+    elements (ValueError otherwise). Integers hold no
+    NaN: ``skip_nan`` changes nothing for them.
     """
     v.check_choice(reduce, "reduce", v.REDUCTIONS)
     v.check_choice(impl, "impl", v.IMPLS)
@@ -473,9 +483,16 @@ def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl, strides=
     v.check_dtype(dtype)
     geometry = v.geometry(shape, window, stride, axes, default_stride="window")
     result = v.pool_dtype(reduce, dtype)
-    skip_nan = skip_nan and reduce in ("max", "min") and dtype.kind == "f"
+    if skip_nan and dtype.kind == "c":
+        raise ValueError("the NaN-skipping loops take real floats, not complex ones")
+    skip_nan = skip_nan and dtype.kind == "f"
     if skip_nan and (impl == "strided" or method == "direct"):
-        raise ValueError("the NaN-skipping max and min are fast loops only")
+        raise ValueError("the NaN-skipping loops are fast loops only")
+    counted = skip_nan and reduce in ("sum", "mean")
+    if counted:
+        if not held_counts_exact(result, math.prod(geometry.window)):
+            raise ValueError("the counting loop's float32 counts would not be exact: "
+                             f"windows of {math.prod(geometry.window)} elements")
     if impl == "strided":
         plan = _new_plan(shape, geometry, result, impl)
         plan.reference = lambda x, out: strided.pool(strided.window_view(x, geometry), reduce, out)
@@ -493,7 +510,7 @@ def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl, strides=
     # At column strides above 1 only the separable loop takes interleaved
     # channels, max and min up to more of them than sums.
     stride_channels_max = 0
-    if method == "separable":
+    if method == "separable" and not counted:
         stride_channels_max = (_methods.PIXELS_EXTREME_CHANNELS_MAX if reduce in ("max", "min")
                                else _methods.CHANNELS_MIN - 1)
     interleaved = None if method == "direct" else interleaved_channels(
@@ -532,6 +549,13 @@ def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl, strides=
     plan.parts = plan.compute.kind == "c"
     if plan.parts:
         plan.divide_by, count = count, None
+    if counted:
+        # The separable or van Herk loop that counts (block windows too
+        # take the separable one).
+        counting = held_van_herk_pool if method == "van_herk" else held_sum_pool
+        plan.loop = counting(row_uses_doubling(window3[2], stride3[2]))
+        plan.args = (window3, stride3, np.intp(step), reduce == "mean", np.intp(min_count))
+        return plan
     code = _REDUCE_CODES[reduce]
     if skip_nan:
         code = NANMAX if reduce == "max" else NANMIN
@@ -539,6 +563,13 @@ def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl, strides=
                                plan.target_shape4[-1], step if stride3[2] > 1 else 1)
     plan.args = (window3, stride3, np.intp(step), np.intp(count or 0))
     return plan
+
+
+def held_counts_exact(result_dtype, window_size):
+    """Whether :func:`held_sum_pool` takes a real float ``result_dtype``
+    and counts windows of ``window_size`` exactly: its float32 counts are
+    sums of ones, exact below ``2**24``."""
+    return result_dtype.kind == "f" and window_size < 2 ** 24
 
 
 def _interleaved_shape(shape, n_window_dims):

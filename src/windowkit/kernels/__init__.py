@@ -5,6 +5,8 @@
 - :mod:`~windowkit.kernels.rows`: the 1-D row algorithms the fast pools share;
 - :mod:`~windowkit.kernels.separable`: separable, block and 2x2 pooling;
 - :mod:`~windowkit.kernels.van_herk`: van Herk / Gil-Werman pooling;
+- :mod:`~windowkit.kernels.indexed`: max and min with the coordinates of
+  each window's choice, in one pass (``return_indices``);
 - :mod:`~windowkit.kernels.correlate_rows`: correlation with the output row innermost;
 - :mod:`~windowkit.kernels.fft`: overlap-save correlation by ``scipy.fft``;
 - :mod:`~windowkit.kernels._jit`: the compile policy and how loops run on threads.
@@ -22,13 +24,15 @@ from .direct import (
     sum_pool,
 )
 from .rows import MAX, MIN, NANMAX, NANMIN, SEGMENT, SUM, row_uses_doubling
-from .separable import BLOCK_MAX, PIXEL_CHANNELS_MAX, block_pool, extreme_2x2_pool, separable_pool
-from .van_herk import van_herk_pool
+from .separable import (BLOCK_MAX, PIXEL_CHANNELS_MAX, block_pool, extreme_2x2_pool,
+                        held_sum_pool, separable_pool)
+from .van_herk import held_van_herk_pool, van_herk_pool
 
 __all__ = [
     "extreme_pool", "sum_pool", "correlate", "padded_extreme_pool", "padded_sum_pool",
     "padded_correlate", "correlate_rows", "separable_pool", "block_pool",
-    "extreme_2x2_pool", "van_herk_pool", "row_uses_doubling", "MAX", "MIN", "SUM", "NANMAX",
+    "extreme_2x2_pool", "held_sum_pool", "held_van_herk_pool", "van_herk_pool",
+    "row_uses_doubling", "MAX", "MIN", "SUM", "NANMAX",
     "NANMIN", "SEGMENT",
     "BLOCK_MAX", "PIXEL_CHANNELS_MAX",
 ]

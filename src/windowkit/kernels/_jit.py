@@ -131,9 +131,10 @@ class Loop:
     threads.
     """
 
-    def __init__(self, func, count_tasks, strided_rows=False):
+    def __init__(self, func, count_tasks, strided_rows=False, written=()):
         self._func = func
         self.strided_rows = strided_rows
+        self.written = written
         self._python = None
         self.count_tasks = count_tasks
         self.__doc__ = func.__doc__
@@ -164,7 +165,9 @@ class Loop:
         its rows, and takes an input of any strides. So each
         dtype has two copies whatever the views' offsets, pitches and
         flags, both with packed SIMD loads along rows (:func:`row_view`). Other
-        arrays (weights) are typed by their own layout.
+        arrays (weights) are typed read-only by their own layout, but for the
+        positions in ``args`` that the loop was made to write (``written``:
+        a second output, such as the coordinates beside the values).
         """
         x = args[0]
         layout = "C" if x.flags.c_contiguous and out.flags.c_contiguous else "A"
@@ -177,7 +180,8 @@ class Loop:
         except KeyError:
             pass
         signature = (_array_type(x.dtype, x.ndim, layout == "C"),) + tuple(
-            map(_arg_type, args[1:])) + (
+            _arg_type(arg, position in self.written)
+            for position, arg in enumerate(args[1:], 1)) + (
             types.intp, types.intp, types.Array(numba.from_dtype(out.dtype), out.ndim, layout))
         entry = self.dispatcher.compile(signature)
         self._entries[key] = entry
@@ -237,10 +241,10 @@ def _interpreted_globals(module_globals):
     return _INTERPRETED[name]
 
 
-def loop(count_tasks, strided_rows=False):
+def loop(count_tasks, strided_rows=False, written=()):
     """Decorator: make ``func`` a :class:`Loop` with this task count
-    (``strided_rows``: see :meth:`Loop.entry`)."""
-    return lambda func: Loop(func, count_tasks, strided_rows)
+    (``strided_rows`` and ``written``: see :meth:`Loop.entry`)."""
+    return lambda func: Loop(func, count_tasks, strided_rows, written)
 
 
 def output_rows(out, *args):
@@ -259,13 +263,14 @@ def _arg_key(value):
 
 
 @functools.lru_cache(maxsize=None)
-def _array_type(dtype, ndim, c_contiguous):
-    return types.Array(numba.from_dtype(dtype), ndim, "C" if c_contiguous else "A", readonly=True)
+def _array_type(dtype, ndim, c_contiguous, readonly=True):
+    return types.Array(numba.from_dtype(dtype), ndim, "C" if c_contiguous else "A",
+                       readonly=readonly)
 
 
-def _arg_type(value):
+def _arg_type(value, written=False):
     if isinstance(value, np.ndarray):
-        return _array_type(value.dtype, value.ndim, value.flags.c_contiguous)
+        return _array_type(value.dtype, value.ndim, value.flags.c_contiguous, not written)
     return numba.typeof(value)
 
 

@@ -95,6 +95,51 @@ def depth_row(x, b, first_depth, window_depth, row, first_col, into, first, redu
 
 
 @helper
+def held_depth_row(x, b, first_depth, window_depth, row, first_col, into, counts, first, one):
+    """:func:`depth_row` for sums that skip NaN (nan_policy="omit"): the
+    values of row ``row`` that are not NaN added into ``into``, and
+    counted in the float32 ``counts`` (``one`` is float32's 1: the counts
+    are sums of ones, exact below ``2**24``, and a float32 row pools in
+    half the vector passes of a float64 one). A NaN adds zero, so the sums
+    are bitwise those of the input with its NaN set to 0."""
+    last_col = first_col + into.shape[0]
+    zero = one - one
+    for i in range(window_depth):
+        depth_slice = row_view(x, b, first_depth + i, row)[first_col:last_col]
+        if first and i == 0:
+            for c in range(into.shape[0]):
+                c = np.uintp(c)
+                value = depth_slice[c]
+                held = value == value
+                into[c] = value if held else zero
+                counts[c] = one if held else zero
+        else:
+            for c in range(into.shape[0]):
+                c = np.uintp(c)
+                value = depth_slice[c]
+                held = value == value
+                into[c] = into[c] + (value if held else zero)
+                counts[c] = counts[c] + (one if held else zero)
+
+
+@helper
+def finish_held(out_row, counted, mean, min_count):
+    """Sums that skipped NaN (:func:`held_depth_row`) into results: NaN
+    where the window's count ``counted`` is below ``min_count``, else with
+    ``mean`` the sum over the float32 count (as np.nanmean: the quotient
+    rounded once, since a float32 sum over a float32 count is the float64
+    quotient rounded: float64 has more than twice float32's digits), else
+    the sum."""
+    for o in range(out_row.shape[0]):
+        o = np.uintp(o)
+        held = counted[o]
+        if held < min_count:
+            out_row[o] = np.nan
+        elif mean:
+            out_row[o] = out_row[o] / held
+
+
+@helper
 def extreme_rows(x, b, first_depth, window_depth, first_row, window_rows, first_col, into,
                  other, reduce):
     """The max or min (``reduce``) of the window's ``window_depth *

@@ -2,7 +2,8 @@
 
 ``separable_pool`` is the general path; windows side by side along the rows
 (as wide as their column stride) get ``block_pool``, and 2x2 max/min windows
-two columns apart ``extreme_2x2_pool``. Each factory returns a
+two columns apart ``extreme_2x2_pool``; sums and means that skip NaN
+``held_sum_pool``, which counts each window's values beside its sum. Each factory returns a
 :class:`~windowkit.kernels._jit.Loop` compiled with its constants (the
 reduction, the row algorithm, the block width) fixed, so that Numba compiles
 only their code; factories are cached, so each copy is made once.
@@ -13,8 +14,8 @@ import functools
 import numpy as np
 
 from ._jit import helper, loop, output_rows, row_view, scalar
-from .rows import (MAX, NANMAX, NANMIN, SEGMENT, SUM, depth_row, extreme_rows, pool_row,
-                   segments)
+from .rows import (MAX, NANMAX, NANMIN, SEGMENT, SUM, depth_row, extreme_rows, finish_held,
+                   held_depth_row, pool_row, segments)
 
 # Windows side by side along the rows, at most this many columns wide, are
 # pooled by block_pool, one compiled copy per width.
@@ -140,6 +141,73 @@ def separable_pool(reduce, doubling, in_place=False, pixels=False):
                         d, b = 0, b + 1
 
     return separable_pool
+
+
+@functools.cache
+def held_sum_pool(doubling):
+    """The separable loop for sums and means that skip NaN
+    (nan_policy="omit"), its rows pooled by doubling spans (``doubling``)
+    or directly."""
+
+    @loop(separable_tasks)
+    def held_sum_pool(x, window, stride, step, mean, min_count, first_task, stop_task, out):
+        """:func:`separable_pool`'s sums with each window's values counted beside them.
+
+        The window's rows are added element by element into one scratch
+        row, a NaN as zero, and the values that are not NaN counted into a
+        second (:func:`~windowkit.kernels.rows.held_depth_row`); both rows
+        are pooled along their length the same way
+        (:func:`~windowkit.kernels.rows.pool_row`). An output whose window
+        holds fewer than ``min_count`` values is NaN, else its sum, or
+        with ``mean`` its sum divided by the count
+        (:func:`~windowkit.kernels.rows.finish_held`). The counts are
+        float32, exact for windows below ``2**24`` elements (the plan keeps
+        to those). One task is one segment of an output row.
+        Cost per output: twice :func:`separable_pool`'s, in one pass over
+        the input. Scratch: four segments.
+        """
+        window_depth, window_rows, window_cols = window
+        stride_depth, stride_rows, stride_cols = stride
+        n_batch, out_depth, out_rows, out_cols = out.shape
+        extent = (window_cols - 1) * step + 1
+        per_segment, n_segments = segments(out_cols, extent, stride_cols, SEGMENT)
+        span = (min(per_segment, out_cols) - 1) * stride_cols + extent
+        column_space = np.empty(span, out.dtype)
+        count_space = np.empty(span, np.float32)
+        scratch_space = np.empty(span, out.dtype)
+        count_scratch_space = np.empty(span, np.float32)
+        counted_space = np.empty(min(per_segment, out_cols), np.float32)
+        one = np.float32(1)
+        # Tasks counted as in separable_pool.
+        segment = first_task % n_segments
+        r = first_task // n_segments % out_rows
+        d = first_task // (n_segments * out_rows) % out_depth
+        b = first_task // (n_segments * out_rows * out_depth)
+        for _ in range(first_task, stop_task):
+            first_out = segment * per_segment
+            stop_out = min(out_cols, first_out + per_segment)
+            first_col = first_out * stride_cols
+            width = (stop_out - first_out - 1) * stride_cols + extent
+            column, counts = column_space[:width], count_space[:width]
+            for j in range(window_rows):
+                held_depth_row(x, b, d * stride_depth, window_depth, r * stride_rows + j,
+                               first_col, column, counts, j == 0, one)
+            out_row = row_view(out, b, d, r)[first_out:stop_out]
+            counted = counted_space[:stop_out - first_out]
+            pool_row(column, window_cols, stride_cols, step, 0, scratch_space[:width], out_row,
+                     SUM, doubling, False)
+            pool_row(counts, window_cols, stride_cols, step, 0, count_scratch_space[:width],
+                     counted, SUM, doubling, False)
+            finish_held(out_row, counted, mean, min_count)
+            segment += 1
+            if segment == n_segments:
+                segment, r = 0, r + 1
+                if r == out_rows:
+                    r, d = 0, d + 1
+                    if d == out_depth:
+                        d, b = 0, b + 1
+
+    return held_sum_pool
 
 
 @scalar

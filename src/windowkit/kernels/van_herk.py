@@ -6,8 +6,8 @@ import functools
 import numpy as np
 
 from ._jit import loop, row_view, scalar
-from .rows import (SEGMENT, SUM, combine_into, copy_into, depth_row, extreme_row_into, pair_into,
-                   pool_row, segments)
+from .rows import (SEGMENT, SUM, combine_into, copy_into, depth_row, extreme_row_into,
+                   finish_held, held_depth_row, pair_into, pool_row, segments)
 
 # van Herk keeps one scratch row per row of the window. Its segments narrow
 # when that would pass VAN_HERK_SCRATCH elements (windows over 16 rows on
@@ -138,3 +138,90 @@ def van_herk_pool(reduce, doubling, in_place=False):
                          out_row[first_out:stop_out], reduce, doubling, in_place)
 
     return van_herk_pool
+
+
+@functools.cache
+def held_van_herk_pool(doubling):
+    """The van Herk loop for sums and means that skip NaN
+    (nan_policy="omit"), its rows pooled by doubling spans (``doubling``)
+    or directly."""
+
+    @loop(van_herk_tasks)
+    def held_van_herk_pool(x, window, stride, step, mean, min_count, first_task, stop_task,
+                           out):
+        """:func:`van_herk_pool`'s sums with each window's values counted beside them.
+
+        Every suffix and prefix row has a float32 twin that counts the
+        values which are not NaN (a NaN adds zero to the sum:
+        :func:`~windowkit.kernels.rows.held_depth_row`); an output row and
+        its counts are each pooled along the row, and the window's result
+        is NaN below ``min_count`` values, else its sum or (``mean``) its
+        mean (:func:`~windowkit.kernels.rows.finish_held`). The arguments
+        are :func:`~windowkit.kernels.separable.held_sum_pool`'s, and so is
+        the plan's limit on the window's size (float32 counts).
+        Cost per output: twice :func:`van_herk_pool`'s sums', in one pass
+        over the input. Scratch: ``2 * window_rows + 6`` segments.
+        """
+        window_depth, window_rows, window_cols = window
+        stride_depth, stride_rows, stride_cols = stride
+        n_batch, out_depth, out_rows, out_cols = out.shape
+        last_start = (out_rows - 1) * stride_rows
+        n_blocks = last_start // window_rows + 1
+        size = van_herk_segment(window_rows)
+        extent = (window_cols - 1) * step + 1
+        per_segment, n_segments = segments(out_cols, extent, stride_cols, size)
+        span = (min(per_segment, out_cols) - 1) * stride_cols + extent
+        suffix_space = np.empty((window_rows, span), out.dtype)
+        suffix_count_space = np.empty((window_rows, span), np.float32)
+        prefix_space = np.empty(span, out.dtype)
+        prefix_count_space = np.empty(span, np.float32)
+        scratch_space = np.empty(span, out.dtype)
+        count_scratch_space = np.empty(span, np.float32)
+        counted_space = np.empty(min(per_segment, out_cols), np.float32)
+        one = np.float32(1)
+        for task in range(first_task, stop_task):
+            block_task = task // n_segments
+            b = block_task // (out_depth * n_blocks)
+            d = block_task // n_blocks % out_depth
+            block_start = block_task % n_blocks * window_rows
+            first_out = task % n_segments * per_segment
+            stop_out = min(out_cols, first_out + per_segment)
+            first_col = first_out * stride_cols
+            width = (stop_out - first_out - 1) * stride_cols + extent
+            prefix, prefix_count = prefix_space[:width], prefix_count_space[:width]
+            first_depth = d * stride_depth
+            # The steps of van_herk_pool's sums, each on a row and its count.
+            for i in range(2 * window_rows - 1):
+                if i < window_rows:
+                    t = window_rows - 1 - i
+                    row, first = block_start + t, i == 0
+                    target, count = suffix_space[t, :width], suffix_count_space[t, :width]
+                    if not first:
+                        copy_into(target, suffix_space[t + 1, :width])
+                        copy_into(count, suffix_count_space[t + 1, :width])
+                else:
+                    t = i - window_rows + 1
+                    if block_start + t > last_start:
+                        break
+                    row, first = block_start + t + window_rows - 1, t == 1
+                    target, count = prefix, prefix_count
+                held_depth_row(x, b, first_depth, window_depth, row, first_col, target, count,
+                               first, one)
+                if i < window_rows - 1:
+                    continue
+                start = block_start + t
+                if start % stride_rows != 0:
+                    continue
+                window_row, window_count = suffix_space[t, :width], suffix_count_space[t, :width]
+                if t > 0:
+                    combine_into(window_row, prefix, SUM)
+                    combine_into(window_count, prefix_count, SUM)
+                out_row = row_view(out, b, d, start // stride_rows)[first_out:stop_out]
+                counted = counted_space[:stop_out - first_out]
+                pool_row(window_row, window_cols, stride_cols, step, 0, scratch_space[:width],
+                         out_row, SUM, doubling, False)
+                pool_row(window_count, window_cols, stride_cols, step, 0,
+                         count_scratch_space[:width], counted, SUM, doubling, False)
+                finish_held(out_row, counted, mean, min_count)
+
+    return held_van_herk_pool
