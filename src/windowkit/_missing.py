@@ -48,7 +48,7 @@ import operator
 import numba
 import numpy as np
 
-from . import _dask, _padded, _plan
+from . import _dask, _methods, _padded, _plan
 from . import _validation as v
 from .kernels import direct, indexed
 
@@ -267,9 +267,12 @@ def _indexed_extremes(data, geometry, call, reduce, skip_nan, min_count, values_
     window_cols, stride_cols = geometry.window[-1], geometry.stride[-1]
     block = window_cols if 2 <= window_cols == stride_cols <= indexed.BLOCK_MAX else 0
     one_pass = indexed.indexed_extreme_pool(reduce == "max", skip_nan, block, stride_cols == 1)
-    one_pass.run((x4, pad3 + tuple(geometry.window), pad3 + tuple(geometry.stride),
-                  coordinates.reshape(values4.shape[:3] + (values4.shape[3] * n_axes,)), np.intp(n_axes)), values4,
-                 numba.get_num_threads(), call.impl)
+    rows = coordinates.reshape(values4.shape[:3] + (values4.shape[3] * n_axes,))
+    work = _methods.pool_work(data.shape, geometry, "direct")  # one pass: output times window
+    threaded = _methods.threaded(work, geometry, x4.dtype, data.nbytes)
+    one_pass.run((x4, pad3 + tuple(geometry.window), pad3 + tuple(geometry.stride), rows,
+                  np.intp(n_axes)), values4, numba.get_num_threads() if threaded else 1,
+                 call.impl)
     result_dtype = v.pool_dtype(reduce, data.dtype)
     values = _in_output_order(values4.astype(result_dtype, copy=False), data, batch, geometry,
                               values_out)

@@ -470,12 +470,12 @@ def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl, strides=
     ``skip_nan``: real floats skip NaN, in the fast loops only (not with
     ``method="direct"`` or ``impl="strided"``, whose loops propagate NaN:
     ValueError). Max and min are NaN only for a window of NaN (NANMAX,
-    NANMIN, by any fast method); sums and means take the separable loop
-    that counts each window's values (:func:`held_sum_pool`, or
-    :func:`held_van_herk_pool` for ``method="van_herk"``), NaN where
-    there are fewer than ``min_count``, for windows below ``2**24``
-    elements (ValueError otherwise). Integers hold no
-    NaN: ``skip_nan`` changes nothing for them.
+    NANMIN, by any fast method); sums and means take the separable or van
+    Herk loop (as the method says, or ``"auto"`` picks) that counts each
+    window's values (:func:`held_sum_pool`, :func:`held_van_herk_pool`),
+    NaN where there are fewer than ``min_count``, for windows below
+    ``2**24`` elements (ValueError otherwise). Integers hold no NaN:
+    ``skip_nan`` changes nothing for them.
     """
     v.check_choice(reduce, "reduce", v.REDUCTIONS)
     v.check_choice(impl, "impl", v.IMPLS)
