@@ -160,7 +160,7 @@ def held_van_herk_pool(doubling):
         are :func:`~windowkit.kernels.separable.held_sum_pool`'s, and so is
         the plan's limit on the window's size (float32 counts).
         Cost per output: twice :func:`van_herk_pool`'s sums', in one pass
-        over the input. Scratch: ``2 * window_rows + 6`` segments.
+        over the input. Scratch: ``2 * window_rows + 5`` segments.
         """
         window_depth, window_rows, window_cols = window
         stride_depth, stride_rows, stride_cols = stride
