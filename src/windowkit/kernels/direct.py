@@ -289,17 +289,14 @@ def locate_extreme(x, missing, values, window, stride, dilation, before, after, 
     outside ``[0, n)``, a copied element at that of the element it copies.
     A max or min is the first of its equals that the pool kept (every
     method keeps the first), so this is numpy's ``argmax`` of the window.
+    Valid windows of an ndarray take the one-pass loop instead
+    (:mod:`windowkit.kernels.indexed`); this scan serves padded windows,
+    masked arrays, ``method="direct"``, ``impl="strided"`` and Dask's blocks.
     Cost: at most one comparison per window element; it stops at the first match.
     """
     window_depth, window_rows, window_cols = window
     n_batch, out_depth, out_rows, out_cols = values.shape
     n_depth, n_rows, n_cols = x.shape[1], x.shape[2], x.shape[3]
-    # Whether every window lies inside x (valid windows: no padding, no
-    # ceil_mode overhang).
-    inside = ((out_depth - 1) * stride[0] + (window_depth - 1) * dilation[0] < n_depth
-              and (out_rows - 1) * stride[1] + (window_rows - 1) * dilation[1] < n_rows
-              and (out_cols - 1) * stride[2] + (window_cols - 1) * dilation[2] < n_cols
-              and before[0] == 0 and before[1] == 0 and before[2] == 0)
     for task in range(first_task, stop_task):
         b = task // (out_depth * out_rows)
         d = task // out_rows % out_depth
@@ -307,28 +304,6 @@ def locate_extreme(x, missing, values, window, stride, dilation, before, after, 
         for c in range(out_cols):
             target = values[b, d, r, c]
             is_nan = target != target
-            if inside and not skip_missing:
-                # Every window inside x, nothing skipped: the plain scan.
-                found = False
-                for i in range(window_depth):
-                    di = d * stride[0] + i * dilation[0]
-                    for j in range(window_rows):
-                        rj = r * stride[1] + j * dilation[1]
-                        for k in range(window_cols):
-                            ck = c * stride[2] + k * dilation[2]
-                            value = x[b, di, rj, ck]
-                            if value == target or (is_nan and value != value):
-                                found = True
-                                break
-                        if found:
-                            break
-                    if found:
-                        break
-                if found:
-                    write_coordinates(out, b, d, r, c, di, rj, ck)
-                else:
-                    write_coordinates(out, b, d, r, c, -1, -1, -1)
-                continue
             found = False
             found_depth, found_row, found_col = -1, -1, -1
             for i in range(window_depth):
