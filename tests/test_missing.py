@@ -598,9 +598,6 @@ def test_bad_arguments():
     wk.sum_pool(ints, 3, 1, padding=1, mode="edge", nan_policy="omit", min_count=9)
     with pytest.raises(TypeError, match="complex"):
         wk.max_pool(x + 1j, 2, nan_policy="omit")
-    da = pytest.importorskip("dask.array")
-    with pytest.raises(NotImplementedError, match="valid windows only"):
-        wk.max_pool(da.from_array(x), 2, return_indices=True, padding=1)
 
 
 def test_the_input_is_never_modified():
@@ -694,3 +691,25 @@ def test_dask_indices():
     values, indices = wk.max_pool(lazy, (3, 2), (2, 1), axes=(2, 1), return_indices=True)
     np.testing.assert_array_equal(
         indices.compute(), wk.max_pool(x, (3, 2), (2, 1), axes=(2, 1), return_indices=True)[1])
+
+
+@pytest.mark.parametrize("mode", [None, "constant", "edge", "reflect", "symmetric", "wrap"])
+def test_dask_indices_beyond_valid(mode):
+    """Padding, dilation and ceil_mode on Dask: the indices of the numpy
+    call, whatever the chunks (a chunk narrower than the padding, too)."""
+    da = pytest.importorskip("dask.array")
+    x = with_nans((2, 17, 13), fraction=0.15, seed=19)
+    x[:, 4, :] = 0.5  # ties
+    lazy = da.from_array(x, chunks=((1, 1), (1, 6, 10), (5, 2, 6)))
+    for reduce, window, stride, keywords in [
+            ("max", 3, 1, dict(padding="same")),
+            ("min", 3, 2, dict(padding=(2, 1), ceil_mode=True)),
+            ("max", (2, 3), (2, 1), dict(padding="full", dilation=(2, 1))),
+            ("max", 4, 3, dict(padding=1, nan_policy="omit", min_count=3)),
+            ("min", 2, 2, dict(padding=((0, 1), (1, 1)), nan_policy="omit"))]:
+        for cval in ((0.7, np.nan) if mode == "constant" else (0,)):
+            call = dict(keywords, mode=mode, cval=cval, axes=(1, 2), reduce=reduce)
+            values, indices = wk.pool(lazy, window, stride, return_indices=True, **call)
+            want_values, want = wk.pool(x, window, stride, return_indices=True, **call)
+            np.testing.assert_array_equal(values.compute(), want_values, err_msg=str(call))
+            np.testing.assert_array_equal(indices.compute(), want, err_msg=str(call))

@@ -34,8 +34,11 @@ made from the input:
   that equals the window's pooled value (a NaN value: its first NaN), by
   the textbook scan :func:`windowkit.kernels.direct.locate_extreme`.
 
+On a Dask array the values are the lazy pool; each block of indices is the
+scan on the padded region its windows cover, gathered from the input.
+
 Not yet here: NaN-skipping loops for the padded geometry and the textbook
-loop, and ``return_indices`` on Dask arrays beyond valid windows.
+loop.
 
 This module is called by :mod:`windowkit._api`, which hands it the call
 as a function of the array to pool; it imports the plan layer, never the
@@ -150,12 +153,8 @@ def pool(x, call, reduce, nan_policy, min_count, return_indices, out):
     mode, cval = v.boundary(call.mode, call.cval, data.dtype, "pool")
     result_dtype = v.pool_dtype(reduce, data.dtype)
     if lazy and return_indices:
-        if not geometry.is_valid:
-            raise NotImplementedError(
-                "return_indices=True on a Dask array takes valid windows only, not yet "
-                "padding, dilation or ceil_mode; compute the array first")
         values = pool(x, call, reduce, nan_policy, given_min_count, False, None)
-        return values, _lazy_indices(x, values, geometry, nan_policy, call.impl)
+        return values, _lazy_indices(x, values, geometry, mode, cval, nan_policy, call.impl)
     values_out, indices_out = _outputs(out, return_indices)
     if values_out is not None:
         # Checked before anything is computed; written once at the end.
@@ -387,34 +386,47 @@ def _skipping(data, missing, call, reduce, cval, skip_cval, min_count, result_dt
     return values, short
 
 
-def _lazy_indices(x, values, geometry, nan_policy, impl):
+def _lazy_indices(x, values, geometry, mode, cval, nan_policy, impl):
     """``return_indices`` of a Dask pool: per block of the lazy ``values``,
-    the scan on the input region its windows cover (sliced from ``x``,
-    whatever its chunks), its coordinates moved by the region's start."""
+    the scan on the padded region its windows cover, gathered from ``x``
+    (whatever its chunks: a block's own piece, never a padded copy of the
+    array), its coordinates mapped back to those of ``x``."""
     import dask
     import dask.array as da
 
     axes = geometry.axes
     n_axes = len(axes)
+    padding = geometry.padding or ((0, 0),) * n_axes
+    maps = [_padded_positions(x.shape[axis], padding[j], mode,
+                              (values.shape[axis] - 1) * geometry.stride[j]
+                              + geometry.extent[j])
+            for j, axis in enumerate(axes)]
     starts = [np.cumsum((0,) + chunks[:-1]) for chunks in values.chunks]
+    skip_cval = (nan_policy == "omit" and mode == "constant" and x.dtype.kind in "fc"
+                 and bool(np.isnan(cval)))
 
     def block(index):
-        region = [slice(None)] * x.ndim
-        offsets = [0] * n_axes  # the coordinates' order: that of axes
+        piece = x
+        pieces = [None] * n_axes  # per windowed axis, in the order of axes: (kind, report)
         for axis in range(x.ndim):
             first = int(starts[axis][index[axis]])
             length = values.chunks[axis][index[axis]]
             if axis in axes:
                 j = axes.index(axis)
-                k, s = geometry.window[j], geometry.stride[j]
-                region[axis] = slice(first * s, (first + length - 1) * s + k)
-                offsets[j] = first * s
+                low = first * geometry.stride[j]
+                high = (first + length - 1) * geometry.stride[j] + geometry.extent[j]
+                take, kind, report = (part[low:high] for part in maps[j])
+                inside = take[0] + np.arange(len(take))
+                at = (slice(take[0], take[0] + len(take)) if np.array_equal(take, inside)
+                      else take)
+                pieces[j] = (kind, report)
             else:
-                region[axis] = slice(first, first + length)
+                at = slice(first, first + length)
+            piece = piece[(slice(None),) * axis + (at,)]
         block_values = values.blocks[index]
-        piece = dask.delayed(_block_indices)(
-            x[tuple(region)], block_values, geometry, nan_policy, impl, offsets)
-        return da.from_delayed(piece, block_values.shape + (n_axes,), np.int64)
+        found = dask.delayed(_block_indices)(
+            piece, block_values, geometry, pieces, cval, skip_cval, nan_policy, impl)
+        return da.from_delayed(found, block_values.shape + (n_axes,), np.int64)
 
     def nested(prefix):
         # Blocks nested as da.block takes them, one more level for the
@@ -426,14 +438,61 @@ def _lazy_indices(x, values, geometry, nan_policy, impl):
     return da.block(nested(()))
 
 
-def _block_indices(region, values, geometry, nan_policy, impl, offsets):
-    """One block's indices: the scan on ``region``, moved by ``offsets``."""
-    region = np.asarray(region)
-    local = v.Geometry(geometry.axes, geometry.window, geometry.stride, values.shape)
-    missing = np.isnan(region) if nan_policy == "omit" and region.dtype.kind == "f" else None
-    indices = locate(region, missing, np.asarray(values), local, "ignore", 0, None, impl)
-    found = indices >= 0
-    return np.where(found, indices + np.asarray(offsets, np.int64), -1)
+HOLDS_INPUT, HOLDS_CVAL, HOLDS_NOTHING = 0, 1, 2
+
+
+def _padded_positions(n, padding, mode, length):
+    """``(take, kind, report)`` for the first ``length`` positions of an
+    axis of ``n`` elements padded by ``padding = (before, after)``
+    (``length`` may pass the padded end: a ``ceil_mode`` window's overhang):
+    the input index each position is read from, whether it holds an input
+    element (a copy, too), the constant or nothing (``"ignore"``, past the
+    padded end), and the coordinate it reports (a constant: its position,
+    outside ``[0, n)``). ``np.pad`` of the indices is the rule."""
+    before, after = padding
+    padded = n + before + after
+    size = max(length, padded)
+    positions = np.arange(size) - before
+    kind = np.full(size, HOLDS_NOTHING, np.intp)
+    if mode in ("ignore", "constant"):
+        report = positions
+        kind[before:before + n] = HOLDS_INPUT
+        if mode == "constant":
+            kind[:before], kind[before + n:padded] = HOLDS_CVAL, HOLDS_CVAL
+    else:
+        report = np.zeros(size, np.intp)
+        report[:padded] = np.pad(np.arange(n), padding, mode=mode)
+        kind[:padded] = HOLDS_INPUT
+    take = np.where(kind == HOLDS_INPUT, report, 0)
+    return take[:length], kind[:length], report[:length]
+
+
+def _block_indices(piece, values, geometry, pieces, cval, skip_cval, nan_policy, impl):
+    """One block's indices: the scan on its gathered region ``piece``
+    (constants written in, positions of nothing skipped), coordinates
+    mapped back through each axis's ``report``."""
+    region = np.array(piece)  # a copy: the constants are written into it
+    axes = geometry.axes
+    cvals = np.zeros(region.shape, bool)
+    missing = np.zeros(region.shape, bool)
+    for axis, (kind, _) in zip(axes, pieces):
+        along = [1] * region.ndim
+        along[axis] = len(kind)
+        cvals |= (kind == HOLDS_CVAL).reshape(along)
+        missing |= (kind == HOLDS_NOTHING).reshape(along)
+    region[cvals] = cval
+    if nan_policy == "omit" and region.dtype.kind in "fc":
+        missing |= np.isnan(region)
+    if skip_cval:
+        missing |= cvals
+    local = v.Geometry(axes, geometry.window, geometry.stride, values.shape,
+                       dilation=geometry.dilation)
+    indices = locate(region, missing if missing.any() else None, np.asarray(values), local,
+                     "ignore", 0, None, impl)
+    found = indices[..., 0] >= 0
+    mapped = np.stack([report[np.maximum(indices[..., j], 0)]
+                       for j, (_, report) in enumerate(pieces)], axis=-1)
+    return np.where(found[..., None], mapped, -1)
 
 
 def _count_dtype(result_dtype, window_size):
