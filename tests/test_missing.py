@@ -222,12 +222,14 @@ def test_omit_batch_axes_and_layouts():
 
 @pytest.mark.parametrize("mode", ["ignore", "constant", "edge", "reflect", "symmetric", "wrap"])
 @pytest.mark.parametrize("reduce", ["max", "sum", "mean"])
-def test_omit_with_padding(mode, reduce):
+@pytest.mark.parametrize("method", ["auto", "direct"])
+def test_omit_with_padding(mode, reduce, method):
     x = with_nans((7, 8), seed=5)
     for padding, dilation, ceil_mode, stride in [(1, 1, False, 2), ("same", 2, False, 1),
                                                  (((2, 0), (1, 1)), 1, True, 3)]:
         got = wk.pool(x, 3, stride, reduce=reduce, padding=padding, mode=mode, cval=2.5,
-                      dilation=dilation, ceil_mode=ceil_mode, nan_policy="omit", min_count=2)
+                      dilation=dilation, ceil_mode=ceil_mode, nan_policy="omit", min_count=2,
+                      method=method)
         geometry_pads = [reference.same_padding(n, 3, stride, dilation) if padding == "same"
                          else (padding, padding) if isinstance(padding, int) else padding[i]
                          for i, n in enumerate(x.shape)]
@@ -236,12 +238,39 @@ def test_omit_with_padding(mode, reduce):
         np.testing.assert_allclose(got, want, rtol=1e-12, err_msg=f"{padding} {dilation}")
 
 
-def test_a_nan_cval_is_missing_too():
+@pytest.mark.parametrize("method", ["auto", "direct"])
+def test_a_nan_cval_is_missing_too(method):
     x = np.array([1.0, 2.0, 3.0])
-    got = wk.mean_pool(x, 3, 1, padding=1, mode="constant", cval=np.nan, nan_policy="omit")
+    got = wk.mean_pool(x, 3, 1, padding=1, mode="constant", cval=np.nan, nan_policy="omit",
+                       method=method)
     np.testing.assert_array_equal(got, [1.5, 2.0, 2.5])
-    propagated = wk.mean_pool(x, 3, 1, padding=1, mode="constant", cval=np.nan)
+    propagated = wk.mean_pool(x, 3, 1, padding=1, mode="constant", cval=np.nan, method=method)
     np.testing.assert_array_equal(propagated, [np.nan, 2.0, np.nan])
+
+
+@pytest.mark.parametrize("impl", ["numba", "python"])
+def test_textbook_loop_skips_nan(impl):
+    """method="direct" under "omit": the textbook loops with NaN no value,
+    windows without values as np.nansum (0) and np.nanmean (NaN) say, and
+    indices by the scan; complex sums too."""
+    x = np.array([[np.nan, np.nan, 1.0, 4.0], [np.nan, np.nan, -2.0, np.nan]])
+    for reduce, want in [("sum", [[0.0, 3.0]]), ("mean", [[np.nan, 1.0]]),
+                         ("max", [[np.nan, 4.0]]), ("min", [[np.nan, -2.0]])]:
+        got = wk.pool(x, 2, reduce=reduce, nan_policy="omit", min_count=0, method="direct",
+                      impl=impl)
+        np.testing.assert_array_equal(got, want, err_msg=reduce)
+    values, indices = wk.max_pool(x, 2, nan_policy="omit", method="direct",
+                                  return_indices=True, impl=impl)
+    np.testing.assert_array_equal(indices, [[[-1, -1], [0, 3]]])
+    z = with_nans((5, 6), seed=30) + 1j * with_nans((5, 6), seed=31)
+    got = wk.sum_pool(z, 3, 1, padding=1, mode="reflect", nan_policy="omit", min_count=3,
+                      method="direct", impl=impl)
+    pads = ((1, 1), (1, 1))
+    view, held = padded_windows(z, (3, 3), (1, 1), (0, 1), pads, (1, 1), False, "reflect", 0)
+    values_held = held & ~np.isnan(view)
+    want = np.where(values_held.sum(axis=(2, 3)) < 3, np.nan,
+                    np.where(values_held, view, 0).sum(axis=(2, 3)))
+    np.testing.assert_allclose(got, want, rtol=1e-13)
 
 
 def test_integers_with_omit():
@@ -471,7 +500,8 @@ def test_indices_follow_the_axes_order():
 
 
 @pytest.mark.parametrize("mode", ["ignore", "constant", "edge", "reflect", "symmetric", "wrap"])
-def test_indices_with_padding(mode):
+@pytest.mark.parametrize("method", ["auto", "direct"])
+def test_indices_with_padding(mode, method):
     x = with_nans((6, 7), fraction=0.1, seed=9)
     for cval in (0.0, 100.0):
         for padding, stride, dilation, ceil_mode in [(1, 2, 1, False), ("same", 1, 2, False),
@@ -482,7 +512,8 @@ def test_indices_with_padding(mode):
             for nan_policy in ("propagate", "omit"):
                 _, indices = wk.max_pool(x, 3, stride, padding=padding, mode=mode, cval=cval,
                                          dilation=dilation, ceil_mode=ceil_mode,
-                                         nan_policy=nan_policy, return_indices=True)
+                                         nan_policy=nan_policy, return_indices=True,
+                                         method=method)
                 want = index_oracle(x, (3, 3), (stride, stride), (0, 1), "max", nan_policy,
                                     pads, (dilation, dilation), ceil_mode, mode, cval)
                 np.testing.assert_array_equal(indices, want, err_msg=f"{padding} {cval}")

@@ -18,8 +18,8 @@ or ``impl="strided"``) run loops that skip NaN or locate as they pool:
   method, since a max or min and the first of its equals are the same by
   every method.
 
-Everything else (padding, masked arrays, Dask, the textbook loop, complex
-sums) runs the ordinary pools (every method, geometry and Dask) on arrays
+Everything else but the textbook loop (padding, masked arrays, Dask,
+complex sums) runs the ordinary pools (every method, geometry and Dask) on arrays
 made from the input:
 
 - the values: a window's NaN-skipping max, min or sum is the ordinary one
@@ -37,14 +37,19 @@ made from the input:
 On a Dask array the values are the lazy pool; each block of indices is the
 scan on the padded region its windows cover, gathered from the input.
 
-Not yet here: NaN-skipping loops for the padded geometry and the textbook
-loop.
+``method="direct"`` under ``"omit"`` runs the textbook loops, padded
+geometry and all, with a NaN taken as no value
+(:func:`windowkit.kernels.direct.padded_extreme_pool` and
+:func:`windowkit.kernels.direct.padded_sum_pool`, their ``skip_nan``).
+
+Not yet here: NaN-skipping fast loops for the padded geometry.
 
 This module is called by :mod:`windowkit._api`, which hands it the call
 as a function of the array to pool; it imports the plan layer, never the
 public functions.
 """
 
+import dataclasses
 import math
 import operator
 
@@ -192,6 +197,10 @@ def pool(x, call, reduce, nan_policy, min_count, return_indices, out):
                           min_count=min_count)
     if skipping_loops and reduce in ("max", "min"):
         return _nan_extremes(data, geometry, call, reduce, min_count, values_out)
+    if (call.method == "direct" and call.impl != "strided" and not masked and not lazy
+            and nan_policy == "omit" and can_be_nan):
+        return _textbook(data, geometry, reduce, mode, cval, min_count, call.impl, values_out,
+                         indices_out, return_indices)
     missing = mask
     if nan_policy == "omit" and can_be_nan:
         isnan = np.isnan(data)
@@ -233,6 +242,22 @@ def _nan_extremes(data, geometry, call, reduce, min_count, out):
     if min_count > 1:
         np.copyto(values, np.nan, where=_short(data, geometry, call, min_count))
     return values
+
+
+def _textbook(data, geometry, reduce, mode, cval, min_count, impl, values_out, indices_out,
+              return_indices):
+    """``method="direct"`` under ``"omit"``, any geometry: the textbook
+    loops, NaN no value (their ``skip_nan``); the indices by the scan."""
+    n_axes = len(geometry.axes)
+    padded = dataclasses.replace(geometry, dilation=geometry.dilation or (1,) * n_axes,
+                                 padding=geometry.padding or ((0, 0),) * n_axes)
+    values = _padded.pool(data, padded, reduce, mode, cval, "direct", impl, values_out,
+                          skip_nan=True, min_count=min_count)
+    if not return_indices:
+        return values
+    indices = locate(data, np.isnan(data), values, padded, mode, cval, indices_out, impl)
+    indices[np.isnan(values)] = -1  # a NaN extreme: a window short of min_count
+    return values, indices
 
 
 def _short(data, geometry, call, min_count):

@@ -424,8 +424,10 @@ def follows_memory(x, geometry):
 # -- the operations ----------------------------------------------------------------
 
 
-def pool(x, geometry, reduce, mode, cval, method, impl, out):
-    """``pool`` with ``geometry``'s padding, dilation and ceil_mode."""
+def pool(x, geometry, reduce, mode, cval, method, impl, out, skip_nan=False, min_count=1):
+    """``pool`` with ``geometry``'s padding, dilation and ceil_mode.
+    ``skip_nan`` and ``min_count`` (``method="direct"`` only): see
+    :func:`windowkit._plan.padded_direct_plan`."""
     out = v.prepare_out(out, geometry.out_shape, v.pool_dtype(reduce, x.dtype), x)
     geometry, _ = in_loop_order(geometry, x.shape, x.strides)
     frame = frame_of(x.shape, geometry, mode)
@@ -433,8 +435,9 @@ def pool(x, geometry, reduce, mode, cval, method, impl, out):
         check_windows_hold_elements(frame)
     if method == "direct" and impl != "strided":
         # The textbook loop, padding and all (the teaching reference).
-        return _plan.padded_direct_plan(x.shape, x.dtype, geometry, reduce, mode, cval,
-                                        impl)(x, out)
+        return _plan.padded_direct_plan(x.shape, x.dtype, geometry, reduce, mode, cval, impl,
+                                        skip_nan=skip_nan, min_count=min_count)(x, out)
+    assert not skip_nan, "NaN-skipping loops beyond valid windows: the textbook loop only"
     memory_order = follows_memory(x, geometry)
     inner = frame.interior_slices()
     if inner is not None:

@@ -701,11 +701,14 @@ def correlate_plan(shape, dtype, kernel, stride, axes, method, impl, flip, strid
 # -- the textbook loops beyond valid windows ----------------------------------------
 
 
-def padded_direct_plan(shape, dtype, geometry, op, mode, cval, impl, kernel=None, flip=False):
+def padded_direct_plan(shape, dtype, geometry, op, mode, cval, impl, kernel=None, flip=False,
+                       skip_nan=False, min_count=1):
     """The :class:`Plan` that runs the padded textbook loop of ``op`` (a
     reduction, or "correlate" with ``kernel``) over ``geometry``'s padding,
     dilation and ceil_mode: ``method="direct"``, the plainest form, reading
-    ``x`` in place. The axes run in their default order."""
+    ``x`` in place. The axes run in their default order. ``skip_nan``
+    (reductions): NaN is no value, and a window of fewer than ``min_count``
+    values gives NaN."""
     if kernel is None:
         result = v.pool_dtype(op, dtype)
     else:
@@ -731,10 +734,11 @@ def padded_direct_plan(shape, dtype, geometry, op, mode, cval, impl, kernel=None
         plan.args = (weights,) + geometry_args + (plan.compute.type(0),)
     elif op in ("max", "min"):
         plan.loop = direct.padded_extreme_pool
-        plan.args = (window3,) + geometry_args + (op == "max",)
+        plan.args = (window3,) + geometry_args + (op == "max", skip_nan, np.intp(min_count))
     else:
         plan.loop = direct.padded_sum_pool
-        plan.args = (window3,) + geometry_args + (plan.compute.type(0), op == "mean")
+        plan.args = (window3,) + geometry_args + (plan.compute.type(0), op == "mean", skip_nan,
+                                                  np.intp(min_count))
     return plan
 
 

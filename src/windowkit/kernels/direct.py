@@ -25,6 +25,8 @@ element a position outside the input holds, if any.
 Print a loop with ``inspect.getsource(windowkit.kernels.extreme_pool.python)``.
 """
 
+import numpy as np
+
 from ._jit import loop, output_rows, scalar
 
 # What padded positions hold (the ``mode`` argument of the padded loops):
@@ -154,12 +156,14 @@ def source(position, n, after, mode):
 
 @loop(output_rows, strided_rows=True)
 def padded_extreme_pool(x, window, stride, dilation, before, after, mode, cval, find_max,
-                        first_task, stop_task, out):
+                        skip_nan, min_count, first_task, stop_task, out):
     """:func:`extreme_pool` with padding ``before`` and ``after`` each axis,
     what it holds (``mode``, ``cval``) and ``dilation``.
 
     A window position that holds nothing is not part of the window; the
-    caller has checked that every window holds something.
+    caller has checked that every window holds something. ``skip_nan``: a
+    NaN is not a value either (``np.nanmax``), and a window of fewer than
+    ``min_count`` values (at least one) gives NaN.
     Cost: one comparison per window element, O(window size) per output.
     """
     window_depth, window_rows, window_cols = window
@@ -171,7 +175,7 @@ def padded_extreme_pool(x, window, stride, dilation, before, after, mode, cval, 
         r = task % out_rows
         for c in range(out_cols):
             best = cval
-            found = False
+            count = 0
             for i in range(window_depth):
                 di = source(d * stride[0] + i * dilation[0] - before[0], n_depth, after[0], mode)
                 for j in range(window_rows):
@@ -186,23 +190,31 @@ def padded_extreme_pool(x, window, stride, dilation, before, after, mode, cval, 
                             value = cval
                         else:
                             value = x[b, di, rj, ck]
-                        if not found:
-                            best, found = value, True
+                        if skip_nan and value != value:
+                            continue
+                        if count == 0:
+                            best = value
                         elif find_max:
                             if value > best or value != value:
                                 best = value
                         else:
                             if value < best or value != value:
                                 best = value
-            out[b, d, r, c] = best
+                        count += 1
+            if count < max(min_count, 1):
+                out[b, d, r, c] = np.nan  # only where skip_nan: floats
+            else:
+                out[b, d, r, c] = best
 
 
 @loop(output_rows, strided_rows=True)
 def padded_sum_pool(x, window, stride, dilation, before, after, mode, cval, zero, mean,
-                    first_task, stop_task, out):
+                    skip_nan, min_count, first_task, stop_task, out):
     """:func:`sum_pool` with padding, ``mode`` and ``dilation`` (see
     :func:`padded_extreme_pool`); ``mean``: divided by how many positions
-    of the window hold an element (a constant counts).
+    of the window hold a value (a constant counts). ``skip_nan``: a NaN is
+    not a value (``np.nansum``, ``np.nanmean``), and a window of fewer than
+    ``min_count`` values gives NaN.
     Cost: one addition per window element, O(window size) per output.
     """
     window_depth, window_rows, window_cols = window
@@ -226,11 +238,16 @@ def padded_sum_pool(x, window, stride, dilation, before, after, mode, cval, zero
                         if di == HOLDS_NOTHING or rj == HOLDS_NOTHING or ck == HOLDS_NOTHING:
                             continue
                         if di == HOLDS_CVAL or rj == HOLDS_CVAL or ck == HOLDS_CVAL:
-                            total += cval
+                            value = cval
                         else:
-                            total += x[b, di, rj, ck]
+                            value = x[b, di, rj, ck]
+                        if skip_nan and value != value:
+                            continue
+                        total += value
                         count += 1
-            if mean:  # as np.mean: a float32 sum divided in double, rounded once
+            if count < min_count or (mean and count == 0):
+                out[b, d, r, c] = np.nan  # only where skip_nan: floats
+            elif mean:  # as np.mean: a float32 sum divided in double, rounded once
                 out[b, d, r, c] = total / count
             else:
                 out[b, d, r, c] = total
