@@ -11,7 +11,7 @@ import dataclasses
 
 import numpy as np
 
-from . import _dask, _methods, _missing, _padded, _plan, strided
+from . import _conv, _dask, _methods, _missing, _padded, _plan, strided
 from . import _validation as v
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "min_pool",
     "mean_pool",
     "sum_pool",
+    "conv",
     "choose_method",
 ]
 
@@ -607,6 +608,74 @@ def _correlate(x, kernel, stride, axes, padding, mode, cval, dilation, out, impl
     if _dask.is_dask_array(x):
         return _dask.correlate(x, kernel, stride, axes, out, impl, method, flip)
     return _plan.correlate(x, kernel, stride, axes, method, impl, flip, out)
+
+
+def conv(x, weight, stride=1, *, padding="valid", mode="constant", cval=0, dilation=1, groups=1,
+         bias=None, out=None, impl="numba", method="auto"):
+    """A convolutional layer's forward pass: PyTorch's ``conv1d``, ``conv2d``
+    and ``conv3d``.
+
+    ``out[..., o, p] = bias[o] + sum over c, a of
+    x[..., g * C_in / groups + c, p * stride + a * dilation] * weight[o, c, a]``
+    for output channel ``o`` of group ``g = o // (C_out / groups)``: a
+    correlation (the weight is not flipped, nor conjugated: PyTorch's rule,
+    where :func:`correlate` conjugates as ``np.correlate`` does) that mixes
+    the channels of each group.
+
+    Parameters
+    ----------
+    x : array_like
+        ``(..., C_in, *spatial)``, channels first, with as many spatial axes
+        (1 to 3) as ``weight`` has window axes; leading axes are batch axes.
+    weight : array_like
+        ``(C_out, C_in // groups, *window)``.
+    stride, padding, dilation
+        One per spatial axis or one for all, as in :func:`correlate`
+        (padding ``"valid"``, ``"same"``, ``"full"``, an int or pairs).
+    mode, cval
+        What padded positions hold, as in :func:`correlate`. Default zeros.
+    groups : int, optional
+        Input and output channels split into ``groups`` independent groups
+        (``groups == C_in``: a depthwise layer). Default 1.
+    bias : array_like, optional
+        ``(C_out,)``, added to each output channel.
+    out : ndarray, optional
+        Array of the output shape and result dtype to write into.
+    impl : {"numba", "python", "strided"}
+        ``"python"`` runs the textbook loop interpreted; ``"strided"``, the
+        vectorised reference (``np.einsum`` over each batch item's window view).
+    method : {"auto", "direct", "im2col", "shifted"}
+        ``"direct"``: the textbook loop nest, compiled. ``"im2col"``: the
+        window view gathered a tile at a time into a column matrix, times
+        the weight matrix in one product. ``"shifted"`` (stride 1): one
+        product per window element on the padded input laid out flat, no
+        column matrix. ``"auto"``: ``"direct"`` for thin products (fewer
+        than 32 multiply-adds per output: depthwise layers), else
+        ``"shifted"`` at stride 1 and ``"im2col"`` otherwise. See
+        :mod:`windowkit._conv`.
+
+    Returns
+    -------
+    ndarray
+        ``(..., C_out, *out_spatial)``, the spatial lengths those of
+        :func:`output_shape`; dtype that of ``np.sum`` over the promoted
+        dtypes of ``x``, ``weight`` and ``bias`` (integers exact).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import windowkit as wk
+    >>> x = np.arange(2 * 4 * 4.0).reshape(1, 2, 4, 4)        # one image, 2 channels
+    >>> weight = np.ones((3, 2, 2, 2))                         # 3 filters of 2x2x(2 channels)
+    >>> wk.conv(x, weight).shape
+    (1, 3, 3, 3)
+    >>> float(wk.conv(x, weight)[0, 0, 0, 0]), float(x[0, :, :2, :2].sum())
+    (90.0, 90.0)
+    >>> wk.conv(x, weight, stride=2, padding=1).shape
+    (1, 3, 3, 3)
+    """
+    return _conv.conv(x, weight, stride, padding, mode, cval, dilation, groups, bias, out, impl,
+                      method)
 
 
 def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64, strides=None,

@@ -369,3 +369,58 @@ def write_coordinates(out, b, d, r, c, depth, row, col):
     if n_coordinates >= 2:
         out[b, d, r, c, n_coordinates - 2] = row
     out[b, d, r, c, n_coordinates - 1] = col
+
+
+def _conv_rows(out, *args):
+    """The task count of :func:`conv`: output rows of its 5-D ``out``."""
+    return out.shape[0] * out.shape[1] * out.shape[2] * out.shape[3]
+
+
+@loop(_conv_rows, strided_rows=True)
+def conv(x, weight, bias, stride, dilation, before, after, mode, cval, first_task, stop_task,
+         out):
+    """A convolutional layer's forward pass, PyTorch's ``conv3d``: ``x`` is
+    ``(batch, in_channels, depth, rows, cols)``, ``weight`` is
+    ``(out_channels, in_channels // groups, window_depth, window_rows,
+    window_cols)``, and output channel ``o`` of group ``g = o //
+    (out_channels // groups)`` is ``bias[o]`` plus the correlation (no
+    conjugate) of its group of input channels with ``weight[o]``:
+
+        out[b, o, d, r, c] = bias[o] + sum over ci, i, j, k of
+            x[b, g * group_in + ci, d*s0 + i*d0, r*s1 + j*d1, c*s2 + k*d2]
+            * weight[o, ci, i, j, k]
+
+    in padded positions (``before``, ``after``, ``mode``, ``cval``: see
+    :func:`padded_extreme_pool`). The loop nest reads as the formula: output
+    channel and position outside, input channel and window inside.
+    Cost: one multiply-add per weight element, O(in_channels // groups *
+    window size) per output.
+    """
+    n_out, group_in, window_depth, window_rows, window_cols = weight.shape
+    n_batch, _, out_depth, out_rows, out_cols = out.shape
+    n_depth, n_rows, n_cols = x.shape[2], x.shape[3], x.shape[4]
+    group_out = n_out // (x.shape[1] // group_in)
+    for task in range(first_task, stop_task):
+        b = task // (n_out * out_depth * out_rows)
+        o = task // (out_depth * out_rows) % n_out
+        d = task // out_rows % out_depth
+        r = task % out_rows
+        first_in = o // group_out * group_in  # the group's first input channel
+        for c in range(out_cols):
+            total = bias[o]
+            for ci in range(group_in):
+                for i in range(window_depth):
+                    di = source(d * stride[0] + i * dilation[0] - before[0], n_depth, after[0],
+                                mode)
+                    for j in range(window_rows):
+                        rj = source(r * stride[1] + j * dilation[1] - before[1], n_rows,
+                                    after[1], mode)
+                        for k in range(window_cols):
+                            ck = source(c * stride[2] + k * dilation[2] - before[2], n_cols,
+                                        after[2], mode)
+                            if di == HOLDS_CVAL or rj == HOLDS_CVAL or ck == HOLDS_CVAL:
+                                value = cval
+                            else:
+                                value = x[b, first_in + ci, di, rj, ck]
+                            total += value * weight[o, ci, i, j, k]
+            out[b, o, d, r, c] = total
