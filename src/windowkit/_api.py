@@ -670,7 +670,7 @@ def conv(x, weight, stride=1, *, padding="valid", mode="constant", cval=0, dilat
     >>> wk.conv(x, weight).shape
     (1, 3, 3, 3)
     >>> float(wk.conv(x, weight)[0, 0, 0, 0]), float(x[0, :, :2, :2].sum())
-    (90.0, 90.0)
+    (84.0, 84.0)
     >>> wk.conv(x, weight, stride=2, padding=1).shape
     (1, 3, 3, 3)
     """
