@@ -9,7 +9,7 @@ import pytest
 
 import windowkit as wk
 
-METHODS = ("direct", "im2col", "shifted", "auto")
+METHODS = ("direct", "rows", "im2col", "shifted", "auto")
 
 # (x shape, weight shape, stride, padding, dilation, groups): 1-D to 3-D,
 # strides below and above the window, groups, batch axes (none, several).

@@ -20,8 +20,13 @@ depth, rows, cols)`` and run by one of three methods:
   element ``(i, j)`` adds one matrix product to the output tile; the grid's
   columns past the output's width are computed and dropped.
 
+- ``"rows"``: the textbook sum with the output row innermost
+  (:func:`windowkit.kernels.correlate_rows.conv_rows`), vectorised along
+  it: for layers whose products would be thin (depthwise ones).
+
 The products run in numpy's BLAS, on its threads. Scratch: one padded batch
-item, and tiles of about :data:`TILE_BYTES`, never the whole column matrix.
+item, and tiles of about :data:`TILE_BYTES`, never the whole column matrix
+of a large input.
 """
 
 import math
@@ -32,11 +37,15 @@ import numpy as np
 from . import _methods, _plan
 from . import _validation as v
 from .kernels import direct
+from .kernels.correlate_rows import conv_rows
 
-CONV_METHODS = ("auto", "direct", "im2col", "shifted")
-# The scratch a tile's column matrix (or stacked columns) may take: about
-# half the L2 cache of one core, so that a product reads it from there.
-TILE_BYTES = 1 << 20
+CONV_METHODS = ("auto", "direct", "rows", "im2col", "shifted")
+# The scratch a tile's column matrix (or stacked columns) may take. Larger
+# tiles make larger products, which numpy's BLAS runs nearer its peak: on
+# (32, 64, 56, 56) float32 with a (64, 64, 3, 3) weight, tiles of 256 KB,
+# 1 MB and 4 MB took 61, 49 and 41 ms ("shifted"; "im2col" at stride 2:
+# 21, 18 and 17 ms), 8 MB no less than 4 (medians of 5, this machine).
+TILE_BYTES = 1 << 22
 # Below this many multiply-adds per output (a group's input channels times
 # the window), a matrix product is too thin to pay: "auto" runs the loop.
 PRODUCT_MIN_DEPTH = 32
@@ -77,8 +86,12 @@ def conv(x, weight, stride, padding, mode, cval, dilation, groups, bias, out, im
     padding3 = ((0, 0),) * (3 - n_spatial) + geometry.padding
     stride3 = pad3 + geometry.stride
     dilation3 = pad3 + geometry.dilation
-    out5 = np.empty((x5.shape[0], n_out) + pad3 + out_shape[-n_spatial:], compute)
-    if method == "direct":
+    shape5 = (x5.shape[0], n_out) + pad3 + out_shape[-n_spatial:]
+    # The methods write into out itself where they can (a view), else into
+    # an array in the dtype they compute in, copied into out at the end.
+    writes_out = out.dtype == compute and out.flags.c_contiguous
+    out5 = out.reshape(shape5) if writes_out else np.empty(shape5, compute)
+    if method == "direct" and impl != "strided":
         work = out5.size * math.prod(weight5.shape[1:])
         threaded = _methods.threaded(work, geometry, compute, x.nbytes)
         direct.conv.run(
@@ -86,15 +99,24 @@ def conv(x, weight, stride, padding, mode, cval, dilation, groups, bias, out, im
              tuple(a for _, a in padding3), np.intp(direct.MODES.index(mode)),
              x5.dtype.type(cval)),
             out5, numba.get_num_threads() if threaded else 1, impl)
-    else:
-        products = {"shifted": _shifted, "im2col": _im2col}[method]
-        if impl == "strided":
-            products = _einsum
+    elif method == "rows" and impl != "strided":
+        work = out5.size * math.prod(weight5.shape[1:])
+        threaded = _methods.threaded(work, geometry, compute, x.nbytes)
+        padded = Padder(x5.shape[1:], padding3, mode, cval, compute)
         for b in range(x5.shape[0]):
-            item = padded_item(x5[b], padding3, mode, cval, compute)
-            products(item, weight5, groups, stride3, dilation3, out5[b])
-            out5[b] += bias1.reshape(n_out, 1, 1, 1)
-    out[...] = out5.reshape(out_shape)
+            item = padded.fill(x5[b])
+            conv_rows.run((item, weight5, bias1, stride3, dilation3), out5[b],
+                          numba.get_num_threads() if threaded else 1, impl)
+    else:
+        products = Einsum if impl == "strided" else {"shifted": Shifted, "im2col": Im2col}[method]
+        products = products(x5.shape[1:], padding3, weight5, bias1, groups, stride3, dilation3,
+                            out5.shape[2:])
+        padded = Padder(x5.shape[1:], padding3, mode, cval, compute, products.slack)
+        for b in range(x5.shape[0]):
+            padded.fill(x5[b])
+            products(padded, out5[b])
+    if not writes_out:
+        out[...] = out5.reshape(out_shape)
     return out
 
 
@@ -145,8 +167,10 @@ def choose(method, impl, geometry, weight_shape, groups, result):
     if method != "auto":
         return method
     depth = math.prod(weight_shape[1:])
-    if impl == "python" or depth < PRODUCT_MIN_DEPTH:
+    if impl == "python":
         return "direct"
+    if depth < PRODUCT_MIN_DEPTH:
+        return "rows"
     return "shifted" if all(s == 1 for s in geometry.stride) else "im2col"
 
 
@@ -157,14 +181,31 @@ def fold(x, n_spatial):
                      + x.shape[-n_spatial:])
 
 
-def padded_item(item, padding3, mode, cval, dtype):
-    """One batch item (channels, depth, rows, cols) padded as ``np.pad``
-    says, in ``dtype``: the scratch of one item."""
-    item = item.astype(dtype, copy=False)
-    pads = ((0, 0),) + tuple(padding3)
-    if mode == "constant":
-        return np.pad(item, pads, constant_values=cval)
-    return np.pad(item, pads, mode=mode)
+class Padder:
+    """Batch items padded as ``np.pad`` says, in ``dtype``, one at a time
+    into one scratch array: ``flat`` is (channels, padded elements +
+    ``slack``), the slack zeros, and ``item`` its padded item (channels,
+    depth, rows, cols), a view. With ``mode="constant"`` the border is set
+    to ``cval`` once and each item copied into the interior."""
+
+    def __init__(self, shape, padding3, mode, cval, dtype, slack=0):
+        self.pads = ((0, 0),) + tuple(padding3)
+        self.mode = mode
+        padded = tuple(n + b + a for n, (b, a) in zip(shape, self.pads))
+        size = math.prod(padded[1:])
+        self.flat = np.zeros((shape[0], size + slack), dtype)
+        self.item = self.flat[:, :size].reshape(padded)
+        self.interior = tuple(slice(b, b + n) for n, (b, _) in zip(shape, self.pads))
+        if mode == "constant":
+            self.item[...] = cval
+
+    def fill(self, item):
+        """Pad ``item`` into the scratch; return the padded item."""
+        if self.mode == "constant":
+            self.item[self.interior] = item
+        else:
+            self.item[...] = np.pad(item, self.pads, mode=self.mode)
+        return self.item
 
 
 def _window_view(item, window, stride, dilation):
@@ -175,82 +216,131 @@ def _window_view(item, window, stride, dilation):
                 ::dilation[2]]
 
 
-def _einsum(item, weight, groups, stride, dilation, out):
-    """``out`` of one padded item by the vectorised reference
-    (``impl="strided"``): per group, ``np.einsum`` of the weight with the
-    window view, the formula as it reads."""
-    group_out, group_in = weight.shape[0] // groups, weight.shape[1]
-    view = _window_view(item, weight.shape[2:], stride, dilation)
-    for g in range(groups):
-        out[g * group_out:(g + 1) * group_out] = np.einsum(
-            "ocijk,cdrsijk->odrs", weight[g * group_out:(g + 1) * group_out],
-            view[g * group_in:(g + 1) * group_in])
+class Einsum:
+    """The vectorised reference (``impl="strided"``): per group of a padded
+    item, ``np.einsum`` of the weights with the window view, the formula
+    as it reads."""
 
+    slack = 0
 
-def _im2col(item, weight, groups, stride, dilation, out):
-    """``out`` (out_channels, *out_spatial) of one padded item by im2col:
-    per group and tile of output rows, the window view gathered into a
-    column matrix and multiplied by the group's weight matrix."""
-    n_out, group_in = weight.shape[:2]
-    group_out = n_out // groups
-    window = weight.shape[2:]
-    view = _window_view(item, window, stride, dilation)
-    out_depth, out_rows, out_cols = out.shape[1:]
-    depth = group_in * math.prod(window)
-    rows = max(1, TILE_BYTES // (depth * out_cols * item.itemsize))
-    for g in range(groups):
-        matrix = weight[g * group_out:(g + 1) * group_out].reshape(group_out, depth)
-        channels = view[g * group_in:(g + 1) * group_in]
-        for d in range(out_depth):
-            for r in range(0, out_rows, rows):
-                tile = channels[:, d, r:r + rows]  # (channels, rows, cols, *window)
-                columns = tile.transpose(0, 3, 4, 5, 1, 2).reshape(depth, -1)  # the gather
-                out[g * group_out:(g + 1) * group_out, d, r:r + rows] = (
-                    matrix @ columns).reshape(group_out, -1, out_cols)
+    def __init__(self, shape, padding3, weight, bias, groups, stride, dilation, out_spatial):
+        self.weight, self.bias, self.groups = weight, bias, groups
+        self.stride, self.dilation = stride, dilation
 
-
-def _shifted(item, weight, groups, stride, dilation, out):
-    """``out`` (out_channels, *out_spatial) of one padded item at stride 1
-    without a column matrix (see the module's docstring)."""
-    n_out, group_in, window_depth, window_rows, window_cols = weight.shape
-    group_out = n_out // groups
-    n_channels, depth_p, rows_p, cols_p = item.shape
-    out_depth, out_rows, out_cols = out.shape[1:]
-    plane = rows_p * cols_p
-    # Output grid row R = od * rows_p + oh, position q = R * cols_p + ow:
-    # window element (i, j, k) is at q + offsets[i, j] + k * dilation[2].
-    offsets = [[i * dilation[0] * plane + j * dilation[1] * cols_p
-                for j in range(window_rows)] for i in range(window_depth)]
-    halo = offsets[-1][-1] + (window_cols - 1) * dilation[2]
-    grid_rows = (out_depth - 1) * rows_p + out_rows
-    # The item, flat, and the elements the last grid columns would read past
-    # its end (their outputs are dropped).
-    flat = np.zeros((n_channels, grid_rows * cols_p + halo), item.dtype)
-    flat[:, :item[0].size] = item.reshape(n_channels, -1)
-    # Weights as (i, j, group, out, k, channel): the stacked columns' order.
-    stacked_weight = weight.reshape(groups, group_out, group_in, window_depth, window_rows,
-                                    window_cols).transpose(3, 4, 0, 1, 5, 2).reshape(
-        window_depth, window_rows, groups, group_out, window_cols * group_in)
-    tile_rows = max(1, TILE_BYTES // (window_cols * group_in * cols_p * item.itemsize))
-    grid = np.empty((n_out, out_depth * rows_p * cols_p), item.dtype)
-    for first in range(0, grid_rows, tile_rows):
-        stop = min(first + tile_rows, grid_rows)
-        low, high = first * cols_p, stop * cols_p
-        span = high - low + offsets[-1][-1]
+    def __call__(self, padded, out):
+        weight, groups = self.weight, self.groups
+        group_out, group_in = weight.shape[0] // groups, weight.shape[1]
+        view = _window_view(padded.item, weight.shape[2:], self.stride, self.dilation)
         for g in range(groups):
-            channels = flat[g * group_in:(g + 1) * group_in]
-            columns = np.stack([channels[:, low + k * dilation[2]:low + k * dilation[2] + span]
-                                for k in range(window_cols)]).reshape(
-                window_cols * group_in, span)
-            target = grid[g * group_out:(g + 1) * group_out, low:high]
-            term = np.empty(target.shape, item.dtype)
-            for i in range(window_depth):
-                for j in range(window_rows):
-                    part = columns[:, offsets[i][j]:offsets[i][j] + high - low]
-                    if i == j == 0:
-                        np.matmul(stacked_weight[i, j, g], part, out=term)
-                        target[...] = term
-                    else:
-                        np.matmul(stacked_weight[i, j, g], part, out=term)
-                        target += term
-    out[...] = grid.reshape(n_out, out_depth, rows_p, cols_p)[:, :, :out_rows, :out_cols]
+            out[g * group_out:(g + 1) * group_out] = np.einsum(
+                "ocijk,cdrsijk->odrs", weight[g * group_out:(g + 1) * group_out],
+                view[g * group_in:(g + 1) * group_in])
+        out += self.bias.reshape(-1, 1, 1, 1)
+
+
+class Im2col:
+    """im2col: per group and tile of output rows of a padded item, the
+    window view gathered into a column matrix (the group's input channels
+    times the window elements, by the tile's output positions) and
+    multiplied by the group's weight matrix."""
+
+    slack = 0
+
+    def __init__(self, shape, padding3, weight, bias, groups, stride, dilation, out_spatial):
+        n_out, group_in = weight.shape[:2]
+        self.groups, self.group_in, self.group_out = groups, group_in, n_out // groups
+        self.window, self.stride, self.dilation = weight.shape[2:], stride, dilation
+        self.depth = group_in * math.prod(self.window)
+        self.matrices = weight.reshape(groups, self.group_out, self.depth)
+        self.bias = bias.reshape(groups, self.group_out, 1, 1)
+        out_cols = out_spatial[2]
+        self.tile_rows = max(1, TILE_BYTES // (self.depth * out_cols * weight.itemsize))
+
+    def __call__(self, padded, out):
+        view = _window_view(padded.item, self.window, self.stride, self.dilation)
+        group_in, group_out, rows = self.group_in, self.group_out, self.tile_rows
+        out_depth, out_rows, out_cols = out.shape[1:]
+        for g in range(self.groups):
+            channels = view[g * group_in:(g + 1) * group_in]
+            for d in range(out_depth):
+                for r in range(0, out_rows, rows):
+                    tile = channels[:, d, r:r + rows]  # (channels, rows, cols, *window)
+                    columns = tile.transpose(0, 3, 4, 5, 1, 2).reshape(self.depth, -1)
+                    product = self.matrices[g] @ columns  # the gather above, one product here
+                    np.add(product.reshape(group_out, -1, out_cols), self.bias[g],
+                           out=out[g * group_out:(g + 1) * group_out, d, r:r + rows])
+
+
+class Shifted:
+    """Stride 1 without a column matrix (see the module's docstring), on
+    the padded item laid out flat (:class:`Padder`'s ``flat``, with
+    ``slack`` elements past its end for the last grid columns to read).
+
+    Output grid row ``R = od * rows_p + oh`` (rows ``oh`` up to the padded
+    height ``rows_p``), position ``q = R * cols_p + ow``: window element
+    ``(i, j, k)`` is at ``q + offsets[i][j] + k * dilation_cols``. Tiles
+    are output rows (a 1-D or 2-D item) or depth planes; the tile's
+    window columns are stacked into one matrix (``window_cols`` times the
+    group's channels, by the tile's positions and the span the offsets
+    add), and each ``(i, j)`` adds the product of its weights with a
+    slice of it. Grid columns from the output's width on are dropped.
+    """
+
+    def __init__(self, shape, padding3, weight, bias, groups, stride, dilation, out_spatial):
+        n_out, group_in, window_depth, window_rows, window_cols = weight.shape
+        self.groups, self.group_in, self.group_out = groups, group_in, n_out // groups
+        self.window_cols, self.dilation_cols = window_cols, dilation[2]
+        _, rows_p, cols_p = (n + b + a for n, (b, a) in zip(shape[1:], padding3))
+        self.cols_p = cols_p
+        self.out_spatial = out_spatial
+        self.offsets = [(i * dilation[0] * rows_p * cols_p + j * dilation[1] * cols_p, i, j)
+                        for i in range(window_depth) for j in range(window_rows)]
+        halo = self.offsets[-1][0]
+        self.slack = halo + (window_cols - 1) * dilation[2]
+        # Weights as (i, j, group, out, k, channel): the stacked columns' order.
+        self.weights = weight.reshape(groups, self.group_out, group_in, window_depth,
+                                      window_rows, window_cols).transpose(3, 4, 0, 1, 5, 2)
+        self.weights = np.ascontiguousarray(self.weights).reshape(
+            window_depth, window_rows, groups, self.group_out, window_cols * group_in)
+        self.bias = bias.reshape(groups, self.group_out, 1, 1, 1)
+        # A tile is unit_rows grid rows: a depth plane, or an output row.
+        out_depth, out_rows, out_cols = out_spatial
+        self.unit_rows = rows_p if out_depth > 1 else 1
+        self.units = out_depth if out_depth > 1 else out_rows
+        unit = self.unit_rows * cols_p
+        per_unit = window_cols * group_in * unit * weight.itemsize
+        self.tile_units = max(1, min(self.units, TILE_BYTES // per_unit))
+        span = self.tile_units * unit + halo
+        self.columns = np.empty((window_cols * group_in, span), weight.dtype)
+        self.product = np.empty((self.group_out, self.tile_units * unit), weight.dtype)
+        self.term = np.empty_like(self.product)
+
+    def __call__(self, padded, out):
+        group_in, group_out, cols_p = self.group_in, self.group_out, self.cols_p
+        out_depth, out_rows, out_cols = self.out_spatial
+        halo = self.offsets[-1][0]
+        for first in range(0, self.units, self.tile_units):
+            stop = min(first + self.tile_units, self.units)
+            low = first * self.unit_rows * cols_p
+            size = (stop - first) * self.unit_rows * cols_p
+            columns = self.columns[:, :size + halo]
+            product, term = self.product[:, :size], self.term[:, :size]
+            for g in range(self.groups):
+                channels = padded.flat[g * group_in:(g + 1) * group_in]
+                for k in range(self.window_cols):
+                    start = low + k * self.dilation_cols
+                    columns[k * group_in:(k + 1) * group_in] = channels[:, start:start + size
+                                                                        + halo]
+                for n, (offset, i, j) in enumerate(self.offsets):
+                    part = columns[:, offset:offset + size]
+                    np.matmul(self.weights[i, j, g], part, out=product if n == 0 else term)
+                    if n:
+                        product += term
+                grid = product.reshape(group_out, stop - first, self.unit_rows, cols_p)
+                if out_depth > 1:
+                    target = out[g * group_out:(g + 1) * group_out, first:stop]
+                    grid = grid[:, :, :out_rows, :out_cols]
+                else:
+                    target = out[g * group_out:(g + 1) * group_out, :, first:stop]
+                    grid = grid[:, :, 0, :out_cols].reshape(group_out, 1, stop - first, out_cols)
+                np.add(grid, self.bias[g], out=target)

@@ -134,3 +134,49 @@ def correlate_pixel_row(target, row, weights, step):
         for c in range(n_out):
             target[c] += shifted[c] * weight
         k += 1
+
+
+@loop(output_rows)
+def conv_rows(x, weight, bias, stride, dilation, first_task, stop_task, out):
+    """A convolutional layer (:func:`~windowkit.kernels.direct.conv`) on one
+    padded batch item ``x`` (in_channels, depth, rows, cols), valid
+    windows, into ``out`` (out_channels, depth, rows, cols), the output row
+    innermost as in :func:`correlate_rows`: each weight multiplies a run of
+    an input row, accumulating into the output row from ``bias[o]``.
+
+    Columns of a dilated window are :func:`correlate_pixel_row`'s ``step``;
+    at column strides 2 to :data:`FULL_ROW_STRIDE_MAX` (or any, dilated) the
+    row is summed at every column into a scratch row and every stride-th
+    sum kept. One task is one output row of one output channel.
+    Cost per output: one multiply-add per weight element of its group,
+    vectorised; times the column stride where the row is summed in full.
+    """
+    n_out, group_in, window_depth, window_rows, window_cols = weight.shape
+    stride_depth, stride_rows, stride_cols = stride
+    dilation_depth, dilation_rows, dilation_cols = dilation
+    _, out_depth, out_rows, out_cols = out.shape
+    group_out = n_out // (x.shape[0] // group_in)
+    full_row = stride_cols > 1 and (stride_cols <= FULL_ROW_STRIDE_MAX or dilation_cols > 1)
+    scratch = np.empty((out_cols - 1) * stride_cols + 1 if full_row else 0, out.dtype)
+    for task in range(first_task, stop_task):
+        o = task // (out_depth * out_rows)
+        d = task // out_rows % out_depth
+        r = task % out_rows
+        first_in = o // group_out * group_in
+        target = row_view(out, o, d, r)
+        sums = scratch if full_row else target
+        for c in range(sums.shape[0]):
+            sums[c] = bias[o]
+        for ci in range(group_in):
+            for i in range(window_depth):
+                for j in range(window_rows):
+                    row = row_view(x, first_in + ci, d * stride_depth + i * dilation_depth,
+                                   r * stride_rows + j * dilation_rows)
+                    if dilation_cols == 1:
+                        correlate_row(sums, row, weight[o, ci, i, j],
+                                      1 if full_row else stride_cols)
+                    else:
+                        correlate_pixel_row(sums, row, weight[o, ci, i, j], dilation_cols)
+        if full_row:
+            for c in range(out_cols):
+                target[c] = scratch[c * stride_cols]
