@@ -13,10 +13,10 @@ array([[ 5.,  7.],
        [13., 15.]])
 """
 
-from . import _api, plot
+from . import _api, grad, plot
 from ._api import *  # noqa: F403 (the public API, listed once in _api.__all__)
 from ._explain import Explanation, explain
 
 __version__ = "0.1.0"
 
-__all__ = list(_api.__all__) + ["explain", "Explanation", "plot"]
+__all__ = list(_api.__all__) + ["explain", "Explanation", "grad", "plot"]

@@ -25,6 +25,7 @@ __all__ = [
     "mean_pool",
     "sum_pool",
     "conv",
+    "unpool",
     "choose_method",
 ]
 
@@ -676,6 +677,47 @@ def conv(x, weight, stride=1, *, padding="valid", mode="constant", cval=0, dilat
     """
     return _conv.conv(x, weight, stride, padding, mode, cval, dilation, groups, bias, out, impl,
                       method)
+
+
+def unpool(values, indices, shape, *, axes=None):
+    """The inverse of a max or min pool as far as it goes: zeros of ``shape``
+    with each value added at its index.
+
+    ``indices`` are the coordinates of ``max_pool(x, ..., return_indices=True)``
+    (or ``min_pool``): values whose windows chose the same element add up,
+    as in the gradient of the pool. Coordinates outside the array (a
+    padded constant chosen, or -1 for a window without values) send
+    nothing. PyTorch's ``max_unpool2d`` where windows do not overlap.
+
+    Parameters
+    ----------
+    values : array_like
+        The pooled values (or any values of their shape: a gradient).
+    indices : array_like of int
+        ``values.shape + (len(axes),)``, coordinates along ``axes`` in their order.
+    shape : tuple of ints
+        The output's shape: the pooled array's. Axes not in ``axes`` must
+        equal ``values``' own.
+    axes : int or tuple of ints, optional
+        The windowed axes, as given to the pool. Default: the last
+        ``indices.shape[-1]``.
+
+    Returns
+    -------
+    ndarray
+        ``shape``, ``values``' dtype.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import windowkit as wk
+    >>> x = np.array([[1, 5, 2, 0], [3, 4, 8, 1]])
+    >>> values, indices = wk.max_pool(x, 2, return_indices=True)
+    >>> wk.unpool(values, indices, x.shape)
+    array([[0, 5, 0, 0],
+           [0, 0, 8, 0]])
+    """
+    return _missing.unpool(values, indices, shape, axes)
 
 
 def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64, strides=None,

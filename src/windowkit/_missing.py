@@ -565,3 +565,43 @@ def locate(data, missing, values, geometry, mode, cval, out=None, impl="numba"):
          np.intp(direct.MODES.index(mode)), x4.dtype.type(cval), missing is not None),
         coordinates, numba.get_num_threads(), "python" if impl == "python" else "numba")
     return _in_output_order(coordinates, data, batch, geometry, out)
+
+
+def unpool(values, indices, shape, axes):
+    """:func:`windowkit.unpool`: zeros of ``shape``, each value added at its
+    coordinates (those outside the array, a padded constant's or a window
+    without values' -1, send nothing)."""
+    values = np.asarray(values)
+    indices = np.asarray(indices)
+    v.check_dtype(values.dtype, "values")
+    shape = v.as_shape(shape)
+    if indices.dtype.kind not in "iu":
+        raise TypeError(f"indices must be integers, got {indices.dtype}")
+    if indices.ndim != values.ndim + 1 or indices.shape[:-1] != values.shape:
+        raise ValueError(
+            f"indices must have shape values.shape + (len(axes),) = {values.shape} + (n,), "
+            f"got {indices.shape}")
+    n_axes = indices.shape[-1]
+    if len(shape) != values.ndim:
+        raise ValueError(f"shape {shape} must have as many axes as values ({values.ndim})")
+    axes = tuple(range(len(shape) - n_axes, len(shape))) if axes is None else (
+        v._normalize_axes(axes, len(shape)))
+    if len(axes) != n_axes:
+        raise ValueError(f"axes {axes} must have one entry per coordinate ({n_axes})")
+    for axis in range(len(shape)):
+        if axis not in axes and shape[axis] != values.shape[axis]:
+            raise ValueError(
+                f"axis {axis} is not windowed, so values and shape must agree on it: "
+                f"{values.shape[axis]} != {shape[axis]} (values {values.shape}, shape {shape})")
+    # Each value's full coordinates: its own along the batch axes, the
+    # indices' along the windowed ones.
+    full = list(np.indices(values.shape, sparse=True))
+    inside = np.ones(values.shape, bool)
+    for j, axis in enumerate(axes):
+        coordinate = indices[..., j]
+        inside &= (coordinate >= 0) & (coordinate < shape[axis])
+        full[axis] = coordinate
+    full = [np.broadcast_to(c, values.shape)[inside] for c in full]
+    out = np.zeros(shape, values.dtype)
+    np.add.at(out, tuple(full), values[inside])
+    return out
