@@ -34,9 +34,10 @@ $(VENV)/.installed-%: pyproject.toml
 	touch $@
 
 # The teaching walk-through on the built-in astronaut image: figures, a
-# report and a loop-versus-vectorised timing table in windowkit-demo/.
+# report and a loop-versus-vectorised timing table in windowkit-demo/, and
+# a CNN trained from scratch on scikit-learn's digits.
 demo: $(VENV)/.installed-plot
-	$(VENV)/bin/windowkit demo --out windowkit-demo
+	$(VENV)/bin/windowkit demo --cnn --out windowkit-demo
 
 # The whole test suite, after checking that every benchmark still runs, on
 # one pytest-xdist worker per core: nearly all of its time is Numba

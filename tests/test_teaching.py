@@ -136,6 +136,57 @@ def test_demo_writes_figures_and_report(tmp_path):
     assert f"report: {out / 'report.md'}" in result.stdout
 
 
+def test_demo_trains_the_digits_cnn(tmp_path):
+    pytest.importorskip("sklearn", reason="scikit-learn is in the test and plot extras")
+    out = tmp_path / "demo"
+    env = dict(os.environ, MPLBACKEND="Agg")
+    result = subprocess.run(
+        [sys.executable, "-m", "windowkit", "demo", "--out", str(out), "--quick", "--cnn"],
+        capture_output=True, text=True, check=True, env=env,
+    )
+    assert (out / "digits_cnn.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "](digits_cnn.png)" in (out / "report.md").read_text()
+    assert re.search(r"digits CNN: [\d.]+% held-out accuracy \(450 images\) after 5 epochs",
+                     result.stdout)
+
+
+def test_digits_cnn_learns():
+    """The issue's target: at least 95% held out (20 epochs, as the demo)."""
+    pytest.importorskip("sklearn", reason="scikit-learn is in the test and plot extras")
+    from windowkit import _cnn
+
+    params, history = _cnn.train(epochs=20)
+    assert history["accuracy"][-1] >= 0.95
+    assert history["loss"][-1] < history["loss"][0] / 5
+    # Min pooling after a ReLU: fewer windows pass a gradient back.
+    _, with_min = _cnn.train(epochs=3, pooling="min")
+    assert np.mean(with_min["passing"]) < np.mean(history["passing"][:3])
+
+
+def test_digits_cnn_gradients_by_finite_differences():
+    """The network's backward pass (windowkit.grad and unpool) against a
+    central difference of its loss, in float64."""
+    pytest.importorskip("sklearn", reason="scikit-learn is in the test and plot extras")
+    from windowkit import _cnn
+
+    rng = np.random.default_rng(0)
+    params = {name: value.astype(np.float64) for name, value in _cnn.init(rng).items()}
+    params["b1"] += 0.1
+    x = rng.random((4, 1, 8, 8))
+    labels = np.array([0, 3, 5, 9])
+    _, grads = _cnn.loss_and_gradients(params, x, labels)
+    for name in ("w1", "b1", "w2", "w3"):
+        direction = rng.standard_normal(params[name].shape)
+        moved = {key: value.copy() for key, value in params.items()}
+        h = 1e-6
+        moved[name] = params[name] + h * direction
+        up, _ = _cnn.loss_and_gradients(moved, x, labels)
+        moved[name] = params[name] - h * direction
+        down, _ = _cnn.loss_and_gradients(moved, x, labels)
+        np.testing.assert_allclose(np.sum(grads[name] * direction), (up - down) / (2 * h),
+                                   rtol=1e-5, err_msg=name)
+
+
 def test_demo_bad_arguments_are_clear(tmp_path):
     run = [sys.executable, "-m", "windowkit"]
     missing = subprocess.run(run + ["demo", "--image", "no-such.png", "--out", str(tmp_path)],

@@ -44,6 +44,9 @@ def parse_args(argv):
     parser.add_argument("--stride", default=2, type=int, help="pooling stride (default: 2)")
     parser.add_argument("--quick", action="store_true",
                         help="a smaller timing image and fewer repeats (seconds, not tens)")
+    parser.add_argument("--cnn", action="store_true",
+                        help="also train a small CNN from scratch on scikit-learn's digits "
+                        "with windowkit's forward and backward passes (a few seconds)")
     args = parser.parse_args(argv)
     if args.window < 1 or args.stride < 1:
         parser.error("--window and --stride must be positive integers")
@@ -179,7 +182,7 @@ def _ms(seconds):
     return f"{seconds * 1e3:.3g} ms" if seconds < 1 else f"{seconds:.3g} s"
 
 
-def write_report(out, image_name, img, figures, explanation, table, window, stride):
+def write_report(out, image_name, img, figures, explanation, table, window, stride, cnn=None):
     grey_shape = img.shape[:2]
     text = f"""# windowkit demo: sliding windows on `{image_name}`
 
@@ -223,6 +226,16 @@ out every window at once (no copy) and lets numpy reduce them all in one
 vectorised call, at the price of reading each pixel once per window it
 lies in.
 """
+    if cnn is not None:
+        text += f"""
+## A network trained from scratch
+
+{cnn}: conv 3x3 -> ReLU -> max_pool 2 -> conv 3x3 -> ReLU -> dense ->
+softmax on scikit-learn's 8x8 digits, forward and backward by windowkit
+(`windowkit/_cnn.py`).
+
+![digits CNN]({figures["cnn"].name})
+"""
     path = out / "report.md"
     path.write_text(text)
     return path
@@ -258,8 +271,21 @@ def run(args, progress):
     explanation = _explain.explain(grey.shape, window, stride)
     shape, rows = time_loops(grey_u8, window, stride, args.quick, progress)
     table = timing_table(shape, rows, window, stride)
-    report = write_report(out, args.image, img, figures, explanation, table, window, stride)
-    return report, figures, table, explanation
+    cnn = None
+    if args.cnn:
+        cnn = train_cnn(out, figures, epochs=5 if args.quick else 20)
+    report = write_report(out, args.image, img, figures, explanation, table, window, stride,
+                          cnn)
+    return report, figures, table, explanation, cnn
+
+
+def train_cnn(out, figures, epochs):
+    """The digits network of :mod:`windowkit._cnn`, its figure and its line."""
+    from . import _cnn
+
+    params, history = _cnn.train(epochs=epochs)
+    figures["cnn"] = _cnn.figure(params, history, out / "digits_cnn.png")
+    return _cnn.report(history)
 
 
 def main(argv=None):
@@ -267,7 +293,8 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     if not argv or argv[0] != "demo":
         print("usage: windowkit demo [--out DIR] [--image NAME_OR_PATH] [--window K] "
-              "[--stride S] [--quick]\n(windowkit demo --help says more)", file=sys.stderr)
+              "[--stride S] [--quick] [--cnn]\n(windowkit demo --help says more)",
+              file=sys.stderr)
         return 2
     args = parse_args(argv[1:])
     try:
@@ -278,11 +305,21 @@ def main(argv=None):
         print(f"windowkit demo needs the plot extra ({error.name} is missing): "
               f"pip install 'windowkit[plot]'", file=sys.stderr)
         return 1
-    report, figures, table, explanation = run(args, tqdm)
+    if args.cnn:
+        try:
+            import sklearn  # noqa: F401
+        except ImportError:
+            print("windowkit demo --cnn needs scikit-learn (the plot extra): "
+                  "pip install 'windowkit[plot]'", file=sys.stderr)
+            return 1
+    report, figures, table, explanation, cnn = run(args, tqdm)
     print(explanation)
     print()
     print(table)
     print()
+    if cnn is not None:
+        print(cnn)
+        print()
     for path in figures.values():
         print(f"figure: {path}")
     print(f"report: {report}")
