@@ -344,3 +344,93 @@ class Shifted:
                     target = out[g * group_out:(g + 1) * group_out, :, first:stop]
                     grid = grid[:, :, 0, :out_cols].reshape(group_out, 1, stop - first, out_cols)
                 np.add(grid, self.bias[g], out=target)
+
+
+def weight_gradient(x, grad_output, weight_shape, stride, padding, mode, cval, dilation,
+                    groups):
+    """The gradient of :func:`conv`'s weight: ``sum over b, p of
+    grad_output[b, o, p] * x_padded[b, c, p * stride + a * dilation]`` for
+    window element ``a``: per batch item and group, the output gradient
+    (out channels by positions) times the input's positions each window
+    element reads (positions by channels).
+
+    At stride 1 those positions are slices of the padded item laid out
+    flat (as ``"shifted"`` reads them), with the window's columns stacked
+    (one product per window row), the output gradient laid on the same
+    grid with zeros in the columns past the output's width. At other
+    strides each element's positions are gathered from the padded item's
+    window view (im2col, one element at a time). ``x`` is (batch, C_in,
+    *spatial), ``grad_output`` (batch, C_out, *out_spatial), both of the
+    gradient's float dtype.
+    """
+    n_spatial = len(weight_shape) - 2
+    pad3 = (1,) * (3 - n_spatial)
+    x5 = fold(x, n_spatial)
+    g5 = fold(grad_output, n_spatial)
+    window_depth, window_rows, window_cols = window = pad3 + tuple(weight_shape[2:])
+    stride3, dilation3 = pad3 + tuple(stride), pad3 + tuple(dilation)
+    padding3 = ((0, 0),) * (3 - n_spatial) + tuple(padding)
+    n_out, group_in = weight_shape[:2]
+    group_out = n_out // groups
+    dtype = g5.dtype
+    if all(s == 1 for s in stride3):
+        grads = _shifted_weight_gradient(x5, g5, window, padding3, mode, cval, dilation3,
+                                         groups, group_in)
+    else:
+        grads = np.zeros(window + (groups, group_out, group_in), dtype)
+        term = np.empty((groups, group_out, group_in), dtype)
+        padded = Padder(x5.shape[1:], padding3, mode, cval, dtype)
+        for b in range(x5.shape[0]):
+            padded.fill(x5[b])
+            gradient = g5[b].reshape(groups, group_out, -1)
+            view = _window_view(padded.item, window, stride3, dilation3)
+            for element in np.ndindex(*window):
+                read = view[(slice(None),) * 4 + element].reshape(groups, group_in, -1)
+                np.matmul(gradient, read.transpose(0, 2, 1), out=term)
+                grads[element] += term
+        grads = grads.reshape(window + (n_out, group_in))
+        grads = np.moveaxis(grads, (3, 4), (0, 1))  # (C_out, C_in // groups, *window)
+    return np.ascontiguousarray(grads.reshape(weight_shape))
+
+
+def _shifted_weight_gradient(x5, g5, window, padding3, mode, cval, dilation, groups, group_in):
+    """:func:`weight_gradient` at stride 1: (C_out, C_in // groups, depth,
+    rows, cols) of the window."""
+    window_depth, window_rows, window_cols = window
+    n_out = g5.shape[1]
+    group_out = n_out // groups
+    dtype = g5.dtype
+    rows_p, cols_p = (n + b + a for n, (b, a) in zip(x5.shape[3:], padding3[1:]))
+    plane = rows_p * cols_p
+    out_depth, out_rows, out_cols = g5.shape[2:]
+    size = ((out_depth - 1) * rows_p + out_rows) * cols_p  # grid positions
+    offsets = [(i * dilation[0] * plane + j * dilation[1] * cols_p, i, j)
+               for i in range(window_depth) for j in range(window_rows)]
+    halo = offsets[-1][0]
+    # The last column's slice ends (window_cols - 1) * dilation past the item.
+    padded = Padder(x5.shape[1:], padding3, mode, cval, dtype,
+                    (window_cols - 1) * dilation[2])
+    grid = np.zeros((n_out, out_depth * plane), dtype)
+    on_grid = grid.reshape(n_out, out_depth, rows_p, cols_p)[:, :, :out_rows, :out_cols]
+    gradient = grid[:, :size].reshape(groups, group_out, size)
+    # The window's columns stacked per group: rows (group, column, channel).
+    columns = np.empty((groups, window_cols, group_in, size + halo), dtype)
+    stacked = columns.reshape(groups, window_cols * group_in, size + halo)
+    grads = np.zeros((window_depth, window_rows, groups, group_out, window_cols * group_in),
+                     dtype)
+    term = np.empty(grads.shape[2:], dtype)
+    for b in range(x5.shape[0]):
+        padded.fill(x5[b])
+        on_grid[...] = g5[b]
+        flat = padded.flat.reshape(groups, group_in, -1)
+        for k in range(window_cols):
+            start = k * dilation[2]
+            columns[:, k] = flat[:, :, start:start + size + halo]
+        for offset, i, j in offsets:
+            read = stacked[:, :, offset:offset + size]
+            np.matmul(gradient, read.transpose(0, 2, 1), out=term)
+            grads[i, j] += term
+    # (depth, rows, groups, out, cols, in) to (C_out, C_in // groups, *window).
+    grads = grads.reshape(window_depth, window_rows, groups, group_out, window_cols, group_in)
+    return grads.transpose(2, 3, 5, 0, 1, 4).reshape(
+        (n_out, group_in, window_depth, window_rows, window_cols))

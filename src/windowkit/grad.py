@@ -195,26 +195,38 @@ def conv(grad_output, x, weight, stride=1, *, padding="valid", mode="constant", 
 
 def _input_gradient(g3, weight, x_shape, geometry, mode, groups, options):
     """``grad_x`` of :func:`conv` for ``g3`` (batch, C_out, *out_spatial):
-    the transposed convolution (see :func:`conv`)."""
+    the transposed convolution (see :func:`conv`). Where the padding holds
+    a constant (which sends nothing back), only the input's own positions
+    are computed: the full convolution's padding less the forward's."""
     n = weight.ndim - 2
     n_out, group_in = weight.shape[:2]
     group_out = n_out // groups
     dilation = geometry.dilation
-    # The output gradient with stride - 1 zeros between its elements.
-    dilated_shape = g3.shape[:2] + tuple((length - 1) * s + 1 for length, s in
-                                         zip(g3.shape[2:], geometry.stride))
-    dilated = np.zeros(dilated_shape, g3.dtype)
-    dilated[(slice(None), slice(None)) + tuple(slice(None, None, s)
-                                               for s in geometry.stride)] = g3
+    if all(s == 1 for s in geometry.stride):
+        dilated = g3
+    else:  # the output gradient with stride - 1 zeros between its elements
+        dilated_shape = g3.shape[:2] + tuple((length - 1) * s + 1 for length, s in
+                                             zip(g3.shape[2:], geometry.stride))
+        dilated = np.zeros(dilated_shape, g3.dtype)
+        dilated[(slice(None), slice(None)) + tuple(slice(None, None, s)
+                                                   for s in geometry.stride)] = g3
     # Weights (C_in, C_out // groups, *window), flipped: channels swapped per group.
     turned = weight.reshape((groups, group_out, group_in) + weight.shape[2:])
     turned = np.flip(np.swapaxes(turned, 1, 2), axis=tuple(range(3, 3 + n)))
     turned = np.ascontiguousarray(turned.reshape((groups * group_in, group_out)
                                                  + weight.shape[2:]))
-    full = tuple((e - 1, e - 1) for e in geometry.extent)
-    padded = _api.conv(dilated, turned, padding=full, dilation=dilation, groups=groups,
+    # The full convolution covers padded positions 0 to L - 1, L the
+    # dilated gradient's length plus e - 1; the input's own are before to
+    # before + n - 1.
+    full = [(e - 1, e - 1) for e in geometry.extent]
+    own = [(e - 1 - before, e - 1 + before + n - (length + e - 1))
+           for e, (before, _), n, length in zip(geometry.extent, geometry.padding,
+                                                x_shape[2:], dilated.shape[2:])]
+    if mode == "constant" and all(low >= 0 and high >= 0 for low, high in own):
+        return _api.conv(dilated, turned, padding=tuple(own), dilation=dilation, groups=groups,
+                         **options)
+    padded = _api.conv(dilated, turned, padding=tuple(full), dilation=dilation, groups=groups,
                        **options)
-    # padded covers the padded input's positions 0 to (L - 1) * s + e - 1.
     frame = v.Geometry(tuple(range(2, 2 + n)), geometry.window, geometry.stride,
                        g3.shape, geometry.dilation, geometry.padding)
     return _fold_padding(padded, x_shape, frame, mode)
@@ -222,7 +234,13 @@ def _input_gradient(g3, weight, x_shape, geometry, mode, groups, options):
 
 def _weight_gradient(g3, x3, weight_shape, geometry, mode, cval, groups, options):
     """``grad_weight`` of :func:`conv`: per group, a correlation of the
-    input with the output gradient (see :func:`conv`)."""
+    input with the output gradient (see :func:`conv`): by that forward
+    ``conv`` for ``method="direct"`` (the textbook loop: ``impl="python"``
+    runs it interpreted), else one product per window element
+    (:func:`windowkit._conv.weight_gradient`)."""
+    if options["method"] != "direct" and options["impl"] == "numba":
+        return _conv.weight_gradient(x3, g3, weight_shape, geometry.stride, geometry.padding,
+                                     mode, cval, geometry.dilation, groups)
     n_out, group_in = weight_shape[:2]
     group_out = n_out // groups
     grads = []
