@@ -15,16 +15,26 @@ Peers: numpy stride-trick views and reshape-based blocks, scikit-image's
 extra installs the headless build) and PyTorch (the ``compare`` extra pins
 ``torch==2.13.0``), and for missing data bottleneck's and numbagg's
 moving windows (1-D, stride 1, NaN skipped with ``min_count``) and PyTorch's
-``max_pool2d(return_indices=True)``, each used where installed. The
+``max_pool2d(return_indices=True)``, and for the CNN layer PyTorch's
+``conv2d`` and its backward pass (``torch.autograd.grad`` of a forward
+graph built once), each used where installed. The
 missing-data cases also time windowkit's call without those keywords
 ("windowkit plain", not checked: its answer differs). A peer that is not installed is reported as
 missing, one that cannot do a case (a dtype, an overlap) is left blank, and
 one that gives a different answer is reported as such, never timed.
 """
 
-import argparse
-import importlib
 import os
+
+# OpenBLAS's idle threads spin for 2**28 cycles (about 0.1 s) after each of
+# numpy's matrix products by default: a PyTorch call right after one of
+# windowkit's conv products ran 2x slower on 2 cores (29 to 62 ms), which
+# is their spinning, not PyTorch. Set before numpy loads OpenBLAS; it cost
+# windowkit's own conv about 5% (46 to 49 ms).
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
+import argparse  # noqa: E402
+import importlib  # noqa: E402
 import pathlib
 import platform
 import re
@@ -32,12 +42,12 @@ import statistics
 import sys
 import time
 
-import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+import numpy as np  # noqa: E402
+from numpy.lib.stride_tricks import sliding_window_view  # noqa: E402
 
-import windowkit as wk
+import windowkit as wk  # noqa: E402
 
-from .common import make_input
+from .common import make_input  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -72,8 +82,11 @@ class Case:
 
     def __init__(self, op, shape, dtype, window, stride, layout="C", axes=None,
                  padding="valid", mode=None, dilation=1, nans=0.0, nan_policy="propagate",
-                 min_count=None, return_indices=False):
+                 min_count=None, return_indices=False, groups=1):
         self.op, self.shape, self.dtype = op, shape, np.dtype(dtype)
+        # The CNN layer (issue 18): "conv" is wk.conv of (N, C, H, W) with a
+        # (C, C // groups, k, k) weight, "conv backward" grad.conv.
+        self.groups = groups
         self.window, self.stride, self.layout = window, stride, layout
         self.axes = tuple(axes or ((0,) if len(shape) == 1 else (len(shape) - 2, len(shape) - 1)))
         # Beyond valid windows (issue 16): mode None is the op's default
@@ -82,6 +95,11 @@ class Case:
         # Missing data (issue 17): this fraction of the input NaN.
         self.nans, self.nan_policy, self.min_count = nans, nan_policy, min_count
         self.return_indices = return_indices
+
+    @property
+    def layer(self):
+        """Whether the case is the CNN layer's (conv, or its gradients)."""
+        return self.op.startswith("conv")
 
     @property
     def missing_data(self):
@@ -138,6 +156,11 @@ class Case:
         if self.nans:
             beyond += f", {self.nans:.0%} NaN"
         beyond += "".join(f", {name}={value!r}" for name, value in self.missing_keywords.items())
+        if self.layer:
+            channels = self.shape[-3]
+            return (f"{size} {self.dtype.name}, {self.op} {channels}×{channels // self.groups}×"
+                    f"{self.window}×{self.window} stride {self.stride}" + beyond
+                    + (f", groups={self.groups}" if self.groups != 1 else ""))
         if self.op == "correlate":
             return f"{size} {self.dtype.name}, correlate {self.window}×{self.window}" + (
                 f" stride {self.stride}" if self.stride != 1 else "") + beyond
@@ -159,6 +182,16 @@ class Case:
         return tuple(self.window if axis in self.axes else 1 for axis in range(len(self.shape)))
 
     def inputs(self):
+        if self.layer:
+            # The kernel: the weight, and for the backward pass the output's gradient.
+            x = make_input(self.shape, self.dtype) - 0.5
+            channels = self.shape[-3]
+            weight = make_input((channels, channels // self.groups, self.window, self.window),
+                                self.dtype, seed=1) - 0.5
+            if self.op == "conv":
+                return x, weight
+            out = wk.conv(x, weight, self.stride, groups=self.groups, **self.geometry)
+            return x, (weight, make_input(out.shape, self.dtype, seed=2) - 0.5)
         x = make_input(self.shape, self.dtype)
         if self.layout == "F":
             x = np.asfortranarray(x)
@@ -208,6 +241,13 @@ TABLE_CASES = [
     Case("max", (2048, 2048), "float32", 31, 1, nans=0.01, nan_policy="omit"),
     Case("mean", (2048, 2048), "float32", 15, 1, nans=0.01, nan_policy="omit"),
     Case("max", (32, 64, 112, 112), "float32", 2, 2, return_indices=True),
+    # The CNN layer (issue 18): a ResNet stage's 3x3 convolution, strided, depthwise.
+    Case("conv", (32, 64, 56, 56), "float32", 3, 1, padding=1),
+    Case("conv", (32, 64, 56, 56), "float32", 3, 2, padding=1),
+    Case("conv", (32, 64, 56, 56), "float32", 3, 1, padding=1, groups=64),
+    Case("conv backward", (32, 64, 56, 56), "float32", 3, 1, padding=1),
+    Case("conv backward", (32, 64, 56, 56), "float32", 3, 2, padding=1),
+    Case("conv backward", (32, 64, 56, 56), "float32", 3, 1, padding=1, groups=64),
 ]
 
 PLOT_WINDOWS = [2, 3, 5, 8, 16, 31]
@@ -221,6 +261,12 @@ PLOT_PANELS = [
 
 
 def run_windowkit(case, x, kernel):
+    if case.op == "conv":
+        return wk.conv(x, kernel, case.stride, groups=case.groups, **case.geometry)
+    if case.op == "conv backward":
+        weight, grad_output = kernel
+        return wk.grad.conv(grad_output, x, weight, case.stride, groups=case.groups,
+                            bias=np.zeros(len(weight), x.dtype), **case.geometry)
     if case.op == "correlate":
         return wk.correlate(x, kernel, case.stride, axes=case.axes, **case.geometry)
     return wk.pool(x, case.window, case.stride, reduce=case.op, axes=case.axes, **case.geometry,
@@ -507,17 +553,44 @@ def run_pytorch_indices(case, x, kernel):
 
 
 def for_plain_data(run):
-    """A runner for the cases without missing-data keywords: the peer has
-    neither NaN skipping nor indices."""
+    """A runner for the cases without missing-data keywords or the CNN
+    layer: the peer has neither NaN skipping nor indices, nor channels."""
     def runner(case, x, kernel):
-        if case.missing_data:
-            raise Unsupported("no nan_policy or indices")
+        if case.missing_data or case.layer:
+            raise Unsupported("no nan_policy, indices or CNN layer")
         return run(case, x, kernel)
     runner.__name__ = run.__name__
     return runner
 
 
+def run_pytorch_layer(case, x, kernel):
+    """``conv2d``; for the backward pass, ``torch.autograd.grad`` of the
+    gradients of the input, the weight and a bias, from a forward graph
+    built once per input (its forward pass is not timed, nor windowkit's)."""
+    import torch
+    import torch.nn.functional as F
+
+    if not isinstance(case.padding, int):
+        raise Unsupported("an int padding")
+    p = case.padding
+    if case.op == "conv":
+        with torch.no_grad():
+            return F.conv2d(torch.from_numpy(x), torch.from_numpy(kernel), stride=case.stride,
+                            padding=p, groups=case.groups)
+    weight, grad_output = kernel
+    key = (id(x), id(weight))
+    if getattr(case, "_graph_key", None) != key:
+        tensors = [torch.from_numpy(a).requires_grad_()
+                   for a in (x, weight, np.zeros(len(weight), x.dtype))]
+        y = F.conv2d(*tensors, stride=case.stride, padding=p, groups=case.groups)
+        case._graph, case._graph_key = (y, tensors, torch.from_numpy(grad_output)), key
+    y, tensors, gradient = case._graph
+    return torch.autograd.grad(y, tensors, gradient, retain_graph=True)
+
+
 def run_pytorch_any(case, x, kernel):
+    if case.layer:
+        return run_pytorch_layer(case, x, kernel)
     if case.return_indices:
         return run_pytorch_indices(case, x, kernel)
     return for_plain_data(run_pytorch)(case, x, kernel)
@@ -557,7 +630,13 @@ def same_answer(result, expected, case):
             expected[1].shape)
         return np.array_equal(values.reshape(expected[0].shape), expected[0]) and np.array_equal(
             coordinates, expected[1])
-    result = np.asarray(result)
+    if case.op == "conv backward":
+        return len(result) == len(expected) and all(
+            _close(np.asarray(got), want, case) for got, want in zip(result, expected))
+    return _close(np.asarray(result), expected, case)
+
+
+def _close(result, expected, case):
     if result.shape != expected.shape:
         return False
     if case.op in ("max", "min"):

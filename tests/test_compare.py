@@ -40,6 +40,13 @@ SMALL_CASES = [
     compare.Case("sum", (3000,), "float64", 7, 1, nans=0.3, nan_policy="omit", min_count=3),
     compare.Case("max", (2, 3, 20, 22), "float32", 2, 2, return_indices=True),
     compare.Case("max", (2, 3, 21, 23), "float32", 3, 2, padding=1, return_indices=True),
+    # The CNN layer: forward and backward, strided and depthwise.
+    compare.Case("conv", (2, 8, 11, 12), "float32", 3, 1, padding=1),
+    compare.Case("conv", (2, 8, 11, 12), "float32", 3, 2, padding=1),
+    compare.Case("conv", (2, 8, 11, 12), "float32", 3, 1, padding=1, groups=8),
+    compare.Case("conv backward", (2, 8, 11, 12), "float32", 3, 1, padding=1),
+    compare.Case("conv backward", (2, 8, 11, 12), "float32", 3, 2, padding=1),
+    compare.Case("conv backward", (2, 8, 11, 12), "float32", 3, 1, padding=1, groups=8),
 ]
 OPTIONAL = {"OpenCV": "cv2", "PyTorch": "torch", "bottleneck": "bottleneck",
             "numbagg": "numbagg"}
@@ -85,6 +92,22 @@ def test_missing_data_cases_are_real():
     assert np.isnan(plain).sum() > np.isnan(skipped).sum()
     with pytest.raises(compare.Unsupported):
         compare.run_windowkit_plain(compare.Case("max", (8, 8), "float64", 2, 2), x, kernel)
+
+
+def test_layer_cases_check_what_they_time():
+    """The conv cases: PyTorch's answer is checked (a wrong gradient is
+    refused), and the other peers leave them blank."""
+    torch = pytest.importorskip("torch", reason="PyTorch is the CNN layer's peer")
+    case = compare.Case("conv backward", (2, 4, 9, 9), "float32", 3, 2, padding=1)
+    x, kernel = case.inputs()
+    expected = compare.run_windowkit(case, x, kernel)
+    result = compare.RUNNERS["PyTorch"](case, x, kernel)
+    assert compare.same_answer(result, expected, case)
+    wrong = [part.clone() for part in result]
+    wrong[1] += 1e-2 * torch.abs(wrong[1]).max()
+    assert not compare.same_answer(wrong, expected, case)
+    with pytest.raises(compare.Unsupported):
+        compare.RUNNERS["numpy view"](case, x, kernel)
 
 
 def test_table_marks_missing_blank_and_ratio():
