@@ -22,7 +22,8 @@ BENCH_CHECK := "Import" "Startup\.\w+\('(max_pool|numba\salone)'\)" \
 	"PoolReductions\.\w+\('max',\s2,\s1," "SmallInput\.\w+\('max'\)" \
 	"PoolLayout\.\w+\('HWC',\s'mean\s3/1'\)" "CorrelateLayout\.\w+\('HWC',\s1\)" \
 	"PoolPadded\.\w+\('mean\s5/1',\s'same'\)" "CorrelatePadded\.\w+\('same',\s2\)" \
-	"PoolMissing\.\w+\('mean\s15/1',\s'omit\smin_count'\)"
+	"PoolMissing\.\w+\('mean\s15/1',\s'omit\smin_count'\)" \
+	"Conv\.\w+\(16,\s3,\s1,\s'1'\)" "Grad\.\w+\(16,\s3,\s2,\s'depthwise'\)"
 
 .PHONY: demo test bench-check bench bench-html compare clean
 
