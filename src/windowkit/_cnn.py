@@ -47,7 +47,8 @@ def load(seed=0, test_fraction=0.25):
 
 
 def init(rng):
-    """He-initialised weights, zero biases, float32."""
+    """He-initialised weights (the dense layer's at half the variance: no
+    ReLU follows it), zero biases, float32."""
     c1, c2 = CHANNELS
 
     def he(shape, fan_in):
@@ -55,25 +56,26 @@ def init(rng):
 
     return {"w1": he((c1, 1, 3, 3), 9), "b1": np.zeros(c1, np.float32),
             "w2": he((c2, c1, 3, 3), 9 * c1), "b2": np.zeros(c2, np.float32),
-            "w3": he((c2 * 4 * 4, 10), c2 * 16) / np.sqrt(2), "b3": np.zeros(10, np.float32)}
+            "w3": he((c2 * 4 * 4, 10), 2 * c2 * 16), "b3": np.zeros(10, np.float32)}
 
 
-def forward(params, x, pooling="max"):
+def forward(params, x, pooling="max", **layer):
     """The class scores of images ``x`` (n, 1, 8, 8), and what the backward
-    pass needs."""
-    z1 = _api.conv(x, params["w1"], padding=1, bias=params["b1"])  # (n, 8, 8, 8)
+    pass needs. ``layer``: ``impl`` and ``method`` of the convolutions."""
+    z1 = _api.conv(x, params["w1"], padding=1, bias=params["b1"], **layer)  # (n, 8, 8, 8)
     a1 = np.maximum(z1, 0)
-    p1, where = _api.pool(a1, 2, reduce=pooling, axes=(2, 3), return_indices=True)  # 4x4
-    z2 = _api.conv(p1, params["w2"], padding=1, bias=params["b2"])  # (n, 16, 4, 4)
+    p1, where = _api.pool(a1, 2, reduce=pooling, axes=(2, 3), return_indices=True,
+                          impl=layer.get("impl", "numba"))  # (n, 8, 4, 4)
+    z2 = _api.conv(p1, params["w2"], padding=1, bias=params["b2"], **layer)  # (n, 16, 4, 4)
     a2 = np.maximum(z2, 0)
     flat = a2.reshape(len(x), -1)
     scores = flat @ params["w3"] + params["b3"]
     return scores, (x, z1, a1, where, p1, z2, flat)
 
 
-def loss_and_gradients(params, x, labels, pooling="max"):
+def loss_and_gradients(params, x, labels, pooling="max", **layer):
     """Softmax cross-entropy of a batch and the gradient of every parameter."""
-    scores, (x, z1, a1, where, p1, z2, flat) = forward(params, x, pooling)
+    scores, (x, z1, a1, where, p1, z2, flat) = forward(params, x, pooling, **layer)
     shifted = scores - scores.max(axis=1, keepdims=True)
     probabilities = np.exp(shifted)
     probabilities /= probabilities.sum(axis=1, keepdims=True)
@@ -85,11 +87,11 @@ def loss_and_gradients(params, x, labels, pooling="max"):
     grads = {"w3": flat.T @ g_scores, "b3": g_scores.sum(axis=0)}
     g_z2 = (g_scores @ params["w3"].T).reshape(z2.shape) * (z2 > 0)
     g_p1, grads["w2"], grads["b2"] = grad.conv(g_z2, p1, params["w2"], padding=1,
-                                               bias=params["b2"])
+                                               bias=params["b2"], **layer)
     g_a1 = _api.unpool(g_p1, where, a1.shape, axes=(2, 3))  # the pool's gradient
     g_z1 = g_a1 * (z1 > 0)
     _, grads["w1"], grads["b1"] = grad.conv(g_z1, x, params["w1"], padding=1,
-                                            bias=params["b1"])
+                                            bias=params["b1"], **layer)
     grads["passing"] = np.mean(p1 > 0)  # windows whose chosen element passes a gradient
     return float(loss), grads
 
@@ -163,6 +165,80 @@ def figure(params, history, path):
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
+
+
+# One training step (forward, backward, update) of each way to run the layers.
+STEP_WAYS = {
+    "python loop": dict(impl="python", method="direct"),
+    "numba loop": dict(impl="numba", method="direct"),
+    "im2col": dict(impl="numba", method="im2col"),
+    "windowkit auto": dict(impl="numba", method="auto"),
+}
+
+
+def step_times(batch=32, repeats=5, python_repeats=1, seed=0):
+    """Median seconds of one SGD step on a batch of digits, by each of
+    :data:`STEP_WAYS` and (where installed) the same network in PyTorch:
+    ``{way: seconds}``. The interpreted loop is timed ``python_repeats``
+    times (it takes seconds)."""
+    import statistics
+
+    x_train, y_train, _, _ = load(seed)
+    x, labels = x_train[:batch], y_train[:batch]
+    params = init(np.random.default_rng(seed))
+    times = {}
+    for way, layer in STEP_WAYS.items():
+        loss_and_gradients(params, x, labels, **layer)  # compiles outside the timing
+        samples = []
+        for _ in range(python_repeats if layer["impl"] == "python" else repeats):
+            started = time.perf_counter()
+            _, grads = loss_and_gradients(params, x, labels, **layer)
+            {name: params[name] - 0.1 * g for name, g in grads.items() if name in params}
+            samples.append(time.perf_counter() - started)
+        times[way] = statistics.median(samples)
+    try:
+        times["PyTorch"] = _torch_step_time(params, x, labels, repeats)
+    except ImportError:
+        pass
+    return times
+
+
+def _torch_step_time(params, x, labels, repeats):
+    """The same network's step in PyTorch (autograd, SGD), median seconds."""
+    import statistics
+
+    import torch
+    import torch.nn.functional as F
+
+    weights = {name: torch.tensor(value, requires_grad=True) for name, value in params.items()}
+    images, targets = torch.from_numpy(x), torch.from_numpy(labels.astype(np.int64))
+    optimiser = torch.optim.SGD(weights.values(), lr=0.1)
+
+    def step():
+        optimiser.zero_grad()
+        hidden = F.max_pool2d(F.relu(F.conv2d(images, weights["w1"], weights["b1"], padding=1)),
+                              2)
+        hidden = F.relu(F.conv2d(hidden, weights["w2"], weights["b2"], padding=1))
+        scores = hidden.reshape(len(images), -1) @ weights["w3"] + weights["b3"]
+        F.cross_entropy(scores, targets).backward()
+        optimiser.step()
+
+    step()
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        step()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+def step_table(times, batch):
+    """A Markdown table of :func:`step_times`, each way against the compiled loop."""
+    base = times["numba loop"]
+    lines = [f"| one SGD step, batch of {batch} digits | time | ÷ numba loop |", "|---|---|---|"]
+    for way, seconds in times.items():
+        lines.append(f"| {way} | {seconds * 1e3:.3g} ms | {seconds / base:.3g} |")
+    return "\n".join(lines)
 
 
 def report(history):

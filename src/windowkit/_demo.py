@@ -227,14 +227,20 @@ vectorised call, at the price of reading each pixel once per window it
 lies in.
 """
     if cnn is not None:
+        line, steps = cnn
         text += f"""
 ## A network trained from scratch
 
-{cnn}: conv 3x3 -> ReLU -> max_pool 2 -> conv 3x3 -> ReLU -> dense ->
+{line}: conv 3x3 -> ReLU -> max_pool 2 -> conv 3x3 -> ReLU -> dense ->
 softmax on scikit-learn's 8x8 digits, forward and backward by windowkit
 (`windowkit/_cnn.py`).
 
 ![digits CNN]({figures["cnn"].name})
+
+One training step, the layers run four ways (and the same network in
+PyTorch, where installed):
+
+{steps}
 """
     path = out / "report.md"
     path.write_text(text)
@@ -285,7 +291,7 @@ def train_cnn(out, figures, epochs):
 
     params, history = _cnn.train(epochs=epochs)
     figures["cnn"] = _cnn.figure(params, history, out / "digits_cnn.png")
-    return _cnn.report(history)
+    return _cnn.report(history), _cnn.step_table(_cnn.step_times(batch=32), 32)
 
 
 def main(argv=None):
@@ -318,7 +324,9 @@ def main(argv=None):
     print(table)
     print()
     if cnn is not None:
-        print(cnn)
+        print(cnn[0])
+        print()
+        print(cnn[1])
         print()
     for path in figures.values():
         print(f"figure: {path}")

@@ -1,21 +1,23 @@
 """windowkit's loops, one module per family.
 
 - :mod:`~windowkit.kernels.direct`: the textbook loops (``method="direct"``),
-  valid and padded, the teaching reference;
+  valid and padded, and the convolutional layer's, the teaching reference;
 - :mod:`~windowkit.kernels.rows`: the 1-D row algorithms the fast pools share;
 - :mod:`~windowkit.kernels.separable`: separable, block and 2x2 pooling;
 - :mod:`~windowkit.kernels.van_herk`: van Herk / Gil-Werman pooling;
 - :mod:`~windowkit.kernels.indexed`: max and min with the coordinates of
   each window's choice, in one pass (``return_indices``);
-- :mod:`~windowkit.kernels.correlate_rows`: correlation with the output row innermost;
+- :mod:`~windowkit.kernels.correlate_rows`: correlation (and the
+  convolutional layer, ``conv_rows``) with the output row innermost;
 - :mod:`~windowkit.kernels.fft`: overlap-save correlation by ``scipy.fft``;
 - :mod:`~windowkit.kernels._jit`: the compile policy and how loops run on threads.
 
 docs/methods.md describes each algorithm and its exactness.
 """
 
-from .correlate_rows import correlate_rows
+from .correlate_rows import conv_rows, correlate_rows
 from .direct import (
+    conv,
     correlate,
     extreme_pool,
     padded_correlate,
@@ -30,7 +32,7 @@ from .van_herk import held_van_herk_pool, van_herk_pool
 
 __all__ = [
     "extreme_pool", "sum_pool", "correlate", "padded_extreme_pool", "padded_sum_pool",
-    "padded_correlate", "correlate_rows", "separable_pool", "block_pool",
+    "padded_correlate", "conv", "correlate_rows", "conv_rows", "separable_pool", "block_pool",
     "extreme_2x2_pool", "held_sum_pool", "held_van_herk_pool", "van_herk_pool",
     "row_uses_doubling", "MAX", "MIN", "SUM", "NANMAX",
     "NANMIN", "SEGMENT",
