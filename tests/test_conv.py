@@ -204,3 +204,37 @@ def test_bad_arguments():
         wk.conv(x, np.zeros((2, 4, 7, 7)))
     with pytest.raises(ValueError, match="output shape"):
         wk.conv(x, np.zeros((2, 4, 3, 3)), out=np.zeros((2, 2, 3, 3)))
+
+
+def test_choose_method_says_what_auto_runs():
+    rng = np.random.default_rng(7)
+    for x_shape, w_shape, stride, groups, want in [
+            ((2, 8, 9, 9), (8, 8, 3, 3), 1, 1, "shifted"),
+            ((2, 8, 9, 9), (8, 8, 3, 3), 2, 1, "im2col"),
+            ((2, 8, 9, 9), (8, 1, 3, 3), 1, 8, "rows"),
+            ((3, 20), (4, 3, 5), 1, 1, "rows")]:
+        choice = wk.choose_method("conv", x_shape, w_shape, stride, padding=1, groups=groups)
+        assert choice.method == want and str(choice).startswith(want)
+        x = rng.standard_normal(x_shape)
+        weight = rng.standard_normal(w_shape)
+        np.testing.assert_array_equal(
+            wk.conv(x, weight, stride, padding=1, groups=groups),
+            wk.conv(x, weight, stride, padding=1, groups=groups, method=want))
+    with pytest.raises(ValueError, match="groups"):
+        wk.choose_method("conv", (2, 8, 9, 9), (8, 8, 3, 3), groups=3)
+
+
+def test_gradients_run_the_textbook_loop_interpreted():
+    """impl="python": the backward pass runs the same loops interpreted."""
+    rng = np.random.default_rng(8)
+    x = rng.standard_normal((2, 2, 5, 6))
+    weight = rng.standard_normal((2, 1, 3, 2))
+    g = rng.standard_normal(wk.conv(x, weight, 2, padding=1, groups=2).shape)
+    interpreted = wk.grad.conv(g, x, weight, 2, padding=1, groups=2, bias=np.zeros(2),
+                               impl="python")
+    compiled = wk.grad.conv(g, x, weight, 2, padding=1, groups=2, bias=np.zeros(2),
+                            method="direct")
+    fast = wk.grad.conv(g, x, weight, 2, padding=1, groups=2, bias=np.zeros(2))
+    for a, b, c in zip(interpreted, compiled, fast):
+        np.testing.assert_array_equal(a, b)
+        np.testing.assert_allclose(a, c, rtol=1e-12)

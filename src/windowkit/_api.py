@@ -721,15 +721,18 @@ def unpool(values, indices, shape, *, axes=None):
 
 
 def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64, strides=None,
-                  padding="valid", dilation=1, ceil_mode=False):
+                  padding="valid", dilation=1, ceil_mode=False, groups=1):
     """The algorithm ``method="auto"`` runs for ``op`` on an array of ``shape``, and why.
 
     Parameters
     ----------
-    op : {"max", "min", "mean", "sum", "correlate", "convolve"}
+    op : {"max", "min", "mean", "sum", "correlate", "convolve", "conv"}
     shape, window, stride, axes
         As in :func:`pool` (``stride=None`` is the window) or, for
-        correlate and convolve, with ``window`` the kernel's shape.
+        correlate and convolve, with ``window`` the kernel's shape; for
+        :func:`conv`, ``window`` is the weight's shape (``axes`` unused).
+    groups : int, optional
+        For ``"conv"``, as in :func:`conv`.
     dtype : dtype, optional
         For correlate and convolve, the result's dtype (``np.result_type``
         of the data and the kernel; pooling does not depend on it): only
@@ -769,9 +772,24 @@ def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64
     >>> rgb = np.zeros((1080, 1920, 3), np.uint8)
     >>> print(wk.choose_method("mean", rgb.shape, 3, 1, axes=(0, 1), strides=rgb.strides).layout)
     interleaved channels: axis 1 and the 3 channels of axis 2 as one row
+    >>> wk.choose_method("conv", (32, 64, 56, 56), (64, 64, 3, 3), 1, padding=1).method
+    'shifted'
+    >>> wk.choose_method("conv", (32, 64, 56, 56), (64, 1, 3, 3), 1, padding=1, groups=64).method
+    'rows'
     """
-    v.check_choice(op, "op", v.REDUCTIONS + ("correlate", "convolve"))
+    v.check_choice(op, "op", v.REDUCTIONS + ("correlate", "convolve", "conv"))
     shape = v.as_shape(shape)
+    if op == "conv":
+        weight = np.zeros(v.as_shape(window), dtype)
+        x = np.broadcast_to(np.zeros((), bool), shape)  # a shape to check, no memory
+        _, _, groups = _conv.check_layer(x, weight, None, groups)
+        n_spatial = weight.ndim - 2
+        geometry = v.geometry(shape, weight.shape[2:], 1 if stride is None else stride,
+                              tuple(range(len(shape) - n_spatial, len(shape))), name="weight",
+                              padding=padding, dilation=dilation)
+        choice = _conv.auto_choice(geometry, weight.shape)
+        return dataclasses.replace(choice, layout="channels first, the batch axes folded",
+                                   padding=None if geometry.is_valid else geometry.padding)
     dtype = np.dtype(dtype)
     if strides is None:
         strides = tuple(int(np.prod(shape[i + 1:])) * dtype.itemsize for i in range(len(shape)))

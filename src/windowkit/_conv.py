@@ -158,20 +158,36 @@ def check_layer(x, weight, bias, groups):
 
 
 def choose(method, impl, geometry, weight_shape, groups, result):
-    """``method`` with "auto" resolved: the loop interpreted, or where a
-    product would be thin (depthwise layers); else the stride-1 products
-    without a column matrix, or im2col."""
+    """``method`` with "auto" resolved (see :func:`auto_choice`)."""
     if method == "shifted" and any(s != 1 for s in geometry.stride):
         raise ValueError(f"method='shifted' is for stride 1, got stride {geometry.stride}; use "
                          "method='im2col' or 'auto'")
     if method != "auto":
         return method
-    depth = math.prod(weight_shape[1:])
     if impl == "python":
         return "direct"
+    return auto_choice(geometry, weight_shape).method
+
+
+def auto_choice(geometry, weight_shape):
+    """What ``method="auto"`` runs, and why (a :class:`MethodChoice`): the
+    vectorised loop where a product would be thin (depthwise layers), else
+    the stride-1 products without a column matrix, or im2col."""
+    depth = math.prod(weight_shape[1:])
+    work = math.prod(geometry.out_shape) // geometry.out_shape[
+        len(geometry.out_shape) - len(weight_shape) + 1] * weight_shape[0] * depth
     if depth < PRODUCT_MIN_DEPTH:
-        return "rows"
-    return "shifted" if all(s == 1 for s in geometry.stride) else "im2col"
+        return _methods.MethodChoice(
+            "rows", f"{depth} multiply-adds per output (input channels per group times "
+            f"the window), below {PRODUCT_MIN_DEPTH}: a matrix product would be too thin; "
+            "the loop with the output row innermost", work)
+    if all(s == 1 for s in geometry.stride):
+        return _methods.MethodChoice(
+            "shifted", f"{depth} multiply-adds per output at stride 1: one product per window "
+            "row on the padded input laid out flat, no column matrix", work)
+    return _methods.MethodChoice(
+        "im2col", f"{depth} multiply-adds per output at stride {geometry.stride}: each tile's "
+        "windows gathered into a column matrix, one product", work)
 
 
 def fold(x, n_spatial):
