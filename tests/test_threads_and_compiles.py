@@ -133,3 +133,29 @@ def test_block_labels_do_not_grow_with_each_compile(tmp_path):
     label = subprocess.run([sys.executable, "-c", code], env=env, check=True,
                            capture_output=True, text=True).stdout
     assert int(label) < 20_000
+
+
+@pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two threads to compare")
+def test_conv_and_its_gradients_for_any_thread_count(restore_threads, monkeypatch):
+    """conv's products run batch items side by side on threads (BLAS one
+    thread each); each item's weight gradient is kept apart and summed in
+    item order, so the results are the same bits whatever the thread count."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal((5, 6, 12, 11)).astype(np.float32)
+    weight = rng.standard_normal((4, 6, 3, 3)).astype(np.float32)
+    monkeypatch.setattr(wk._methods, "THREADS_MIN_BYTES", 0)
+    calls = []
+    on_items = wk._conv.on_items
+    monkeypatch.setattr(wk._conv, "on_items", lambda run, n, threaded: calls.append(threaded)
+                        or on_items(run, n, threaded))
+    results = {}
+    for threads in (1, 2):
+        numba.set_num_threads(threads)
+        results[threads] = []
+        for stride, method in ((1, "shifted"), (2, "im2col")):
+            out = wk.conv(x, weight, stride, padding=1, method=method)
+            results[threads] += [out] + list(wk.grad.conv(np.ones_like(out), x, weight, stride,
+                                                          padding=1))
+    assert all(calls)  # every call was one that runs on threads where it can
+    for one, two in zip(results[1], results[2]):
+        np.testing.assert_array_equal(one, two)
