@@ -38,6 +38,7 @@ from . import _methods, _plan
 from . import _validation as v
 from .kernels import direct
 from .kernels._jit import thread_pool
+from .kernels.columns import gather_columns
 from .kernels.correlate_rows import conv_rows
 
 CONV_METHODS = ("auto", "direct", "rows", "im2col", "shifted")
@@ -299,9 +300,10 @@ class Einsum:
 
 class Im2col:
     """im2col: per group and tile of output rows of a padded item, the
-    window view gathered into a column matrix (the group's input channels
-    times the window elements, by the tile's output positions) and
-    multiplied by the group's weight matrix."""
+    windows gathered into a column matrix (the group's input channels
+    times the window elements, by the tile's output positions;
+    :func:`windowkit.kernels.columns.gather_columns`, the copy of the
+    stride-trick window view) and multiplied by the group's weight matrix."""
 
     slack = 0
 
@@ -313,21 +315,29 @@ class Im2col:
         self.matrices = weight.reshape(groups, self.group_out, self.depth)
         self.bias = bias.reshape(groups, self.group_out, 1, 1)
         out_cols = out_spatial[2]
-        self.tile_rows = max(1, TILE_BYTES // (self.depth * out_cols * weight.itemsize))
+        self.tile_rows = max(1, min(out_spatial[1],
+                                    TILE_BYTES // (self.depth * out_cols * weight.itemsize)))
+        size = self.tile_rows * out_cols
+        # Flat, so that a shorter last tile is a contiguous matrix too.
+        self.columns = np.empty(self.depth * size, weight.dtype)
+        self.product = np.empty(self.group_out * size, weight.dtype)
 
     def __call__(self, padded, out):
-        view = _window_view(padded.item, self.window, self.stride, self.dilation)
         group_in, group_out, rows = self.group_in, self.group_out, self.tile_rows
         out_depth, out_rows, out_cols = out.shape[1:]
         for g in range(self.groups):
-            channels = view[g * group_in:(g + 1) * group_in]
+            channels = padded.item[g * group_in:(g + 1) * group_in]
             for d in range(out_depth):
                 for r in range(0, out_rows, rows):
-                    tile = channels[:, d, r:r + rows]  # (channels, rows, cols, *window)
-                    columns = tile.transpose(0, 3, 4, 5, 1, 2).reshape(self.depth, -1)
-                    product = self.matrices[g] @ columns  # the gather above, one product here
-                    np.add(product.reshape(group_out, -1, out_cols), self.bias[g],
-                           out=out[g * group_out:(g + 1) * group_out, d, r:r + rows])
+                    n_rows = min(rows, out_rows - r)
+                    size = n_rows * out_cols
+                    columns = self.columns[:self.depth * size].reshape(self.depth, size)
+                    gather_columns.run((channels, self.window, self.stride, self.dilation,
+                                        (d, r, n_rows, out_cols)), columns)
+                    product = self.product[:group_out * size].reshape(group_out, size)
+                    np.matmul(self.matrices[g], columns, out=product)
+                    np.add(product.reshape(group_out, n_rows, out_cols), self.bias[g],
+                           out=out[g * group_out:(g + 1) * group_out, d, r:r + n_rows])
 
 
 class Shifted:
@@ -417,8 +427,9 @@ def weight_gradient(x, grad_output, weight_shape, stride, padding, mode, cval, d
     flat (as ``"shifted"`` reads them), with the window's columns stacked
     (one product per window row), the output gradient laid on the same
     grid with zeros in the columns past the output's width. At other
-    strides each element's positions are gathered from the padded item's
-    window view (im2col, one element at a time). ``x`` is (batch, C_in,
+    strides the positions are gathered into the column matrix
+    (:func:`windowkit.kernels.columns.gather_columns`, one depth plane at a
+    time), one product per plane and group. ``x`` is (batch, C_in,
     *spatial), ``grad_output`` (batch, C_out, *out_spatial), both of the
     gradient's float dtype.
     """
@@ -440,22 +451,30 @@ def weight_gradient(x, grad_output, weight_shape, stride, padding, mode, cval, d
     else:
         # Each item's gradient apart, summed in item order: the same sums
         # whatever the thread count.
-        parts = np.empty((x5.shape[0],) + window + (groups, group_out, group_in), dtype)
+        elements = math.prod(window)
+        parts = np.empty((x5.shape[0], groups, group_out, group_in * elements), dtype)
+        out_depth, out_rows, out_cols = g5.shape[2:]
 
         def run(items):
             padded = Padder(x5.shape[1:], padding3, mode, cval, dtype)
+            columns = np.empty((group_in * elements, out_rows * out_cols), dtype)
             for b in items:
                 padded.fill(x5[b])
-                gradient = g5[b].reshape(groups, group_out, -1)
-                view = _window_view(padded.item, window, stride3, dilation3)
-                for element in np.ndindex(*window):
-                    read = view[(slice(None),) * 4 + element].reshape(groups, group_in, -1)
-                    np.matmul(gradient, read.transpose(0, 2, 1), out=parts[(b,) + element])
+                for g in range(groups):
+                    channels = padded.item[g * group_in:(g + 1) * group_in]
+                    for d in range(out_depth):
+                        gather_columns.run((channels, window, stride3, dilation3,
+                                            (d, 0, out_rows, out_cols)), columns)
+                        gradient = g5[b, g * group_out:(g + 1) * group_out, d].reshape(
+                            group_out, -1)
+                        if d == 0:
+                            np.matmul(gradient, columns.T, out=parts[b, g])
+                        else:
+                            parts[b, g] += gradient @ columns.T
 
         on_items(run, x5.shape[0], threaded)
-        grads = parts.sum(axis=0)
-        grads = grads.reshape(window + (n_out, group_in))
-        grads = np.moveaxis(grads, (3, 4), (0, 1))  # (C_out, C_in // groups, *window)
+        # (batch, groups, out, (in, *window)) summed to (C_out, C_in // groups, *window).
+        grads = parts.sum(axis=0)  # (groups, out, (in, *window))
     return np.ascontiguousarray(grads.reshape(weight_shape))
 
 
