@@ -152,7 +152,7 @@ def test_conv_and_its_gradients_for_any_thread_count(restore_threads, monkeypatc
     for threads in (1, 2):
         numba.set_num_threads(threads)
         results[threads] = []
-        for stride, method in ((1, "shifted"), (2, "im2col")):
+        for stride, method in ((1, "shifted"), (2, "im2col"), (1, "rows")):
             out = wk.conv(x, weight, stride, padding=1, method=method)
             results[threads] += [out] + list(wk.grad.conv(np.ones_like(out), x, weight, stride,
                                                           padding=1))

@@ -29,6 +29,7 @@ item, and tiles of about :data:`TILE_BYTES`, never the whole column matrix
 of a large input.
 """
 
+import contextlib
 import math
 
 import numba
@@ -104,11 +105,21 @@ def conv(x, weight, stride, padding, mode, cval, dilation, groups, bias, out, im
     elif method == "rows" and impl != "strided":
         work = out5.size * math.prod(weight5.shape[1:])
         threaded = _methods.threaded(work, geometry, compute, x.nbytes)
-        padded = Padder(x5.shape[1:], padding3, mode, cval, compute)
-        for b in range(x5.shape[0]):
-            item = padded.fill(x5[b])
-            conv_rows.run((item, weight5, bias1, stride3, dilation3), out5[b],
-                          numba.get_num_threads() if threaded else 1, impl)
+        if threaded and x5.shape[0] > 1:
+            # Items side by side, one thread each: one item's padding
+            # overlaps another's loop.
+            def run(items):
+                padded = Padder(x5.shape[1:], padding3, mode, cval, compute)
+                for b in items:
+                    conv_rows.run((padded.fill(x5[b]), weight5, bias1, stride3, dilation3),
+                                  out5[b], 1, impl)
+
+            on_items(run, x5.shape[0], True, products=False)
+        else:
+            padded = Padder(x5.shape[1:], padding3, mode, cval, compute)
+            for b in range(x5.shape[0]):
+                conv_rows.run((padded.fill(x5[b]), weight5, bias1, stride3, dilation3),
+                              out5[b], numba.get_num_threads() if threaded else 1, impl)
     else:
         kind = Einsum if impl == "strided" else {"shifted": Shifted, "im2col": Im2col}[method]
 
@@ -127,7 +138,7 @@ def conv(x, weight, stride, padding, mode, cval, dilation, groups, bias, out, im
     return out
 
 
-def on_items(run, n_items, threaded):
+def on_items(run, n_items, threaded, products=True):
     """``run(items)`` over batch items ``0 .. n_items - 1``, the list of its
     results: in one call, or
     (``threaded``, two items or more) in one contiguous range per thread on
@@ -135,9 +146,13 @@ def on_items(run, n_items, threaded):
     one thread per call. The copies between the products (padding,
     stacking, cropping) run on one thread in numpy; side by side, two items'
     copies and products overlap: on (32, 64, 56, 56) float32 with a (64, 64,
-    3, 3) weight, 41-50 ms against 57-59 ms with BLAS's own two threads."""
+    3, 3) weight, 41-50 ms against 57-59 ms with BLAS's own two threads.
+    ``products=False``: ``run`` makes no BLAS call (a loop's items), and
+    runs on threads whatever BLAS does."""
     n_threads = min(numba.get_num_threads(), n_items) if threaded else 1
-    limit = _blas_limit(1) if n_threads > 1 else None
+    limit = None
+    if n_threads > 1:
+        limit = _blas_limit(1) if products else contextlib.nullcontext()
     if limit is None:
         return [run(range(n_items))]
     bounds = [n_items * i // n_threads for i in range(n_threads + 1)]
