@@ -146,8 +146,8 @@ def test_conv_and_its_gradients_for_any_thread_count(restore_threads, monkeypatc
     monkeypatch.setattr(wk._methods, "THREADS_MIN_BYTES", 0)
     calls = []
     on_items = wk._conv.on_items
-    monkeypatch.setattr(wk._conv, "on_items", lambda run, n, threaded: calls.append(threaded)
-                        or on_items(run, n, threaded))
+    monkeypatch.setattr(wk._conv, "on_items", lambda run, n, threaded, **keywords:
+                        calls.append(threaded) or on_items(run, n, threaded, **keywords))
     results = {}
     for threads in (1, 2):
         numba.set_num_threads(threads)
