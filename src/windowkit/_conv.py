@@ -2,31 +2,36 @@
 
 PyTorch's ``conv1d``, ``conv2d`` and ``conv3d`` (a correlation without
 conjugate, channels first, groups), folded to 5-D ``(batch, channels,
-depth, rows, cols)`` and run by one of three methods:
+depth, rows, cols)`` and run by one of four methods:
 
 - ``"direct"``: the textbook loop nest (:func:`windowkit.kernels.direct.conv`),
   padded positions read through :func:`windowkit.kernels.direct.source`.
-- ``"im2col"``: the notebook's stride-trick view of a padded batch item
-  (``sliding_window_view``), gathered a tile of output rows at a time into a
-  column matrix (input channels times window elements, by output positions)
-  and multiplied by the weight matrix in one product: "cut it up first,
-  then compute it all at once". Any stride and dilation.
+- ``"rows"``: the same sum with the output row innermost
+  (:func:`windowkit.kernels.correlate_rows.conv_rows`), vectorised along
+  it: for layers whose products would be thin (depthwise ones).
+- ``"im2col"``: the windows of a padded batch item gathered a tile of
+  output rows at a time into a column matrix (input channels times window
+  elements, by output positions; :func:`windowkit.kernels.columns.gather_columns`,
+  the copy of the notebook's stride-trick view) and multiplied by the
+  weight matrix in one product: "cut it up first, then compute it all at
+  once". Any stride and dilation.
 - ``"shifted"`` (stride 1): no column matrix. On the padded item laid out
   flat, output position ``q`` of a grid as wide as the padded rows reads
   window element ``(i, j, k)`` at ``q + offset(i, j, k)``, so each window
   element's slice of the input is a matrix already (channels by
   positions, a view). The window's columns are stacked (a copy as large
-  as ``window_cols`` tiles of the input), and each remaining window
-  element ``(i, j)`` adds one matrix product to the output tile; the grid's
-  columns past the output's width are computed and dropped.
+  as ``window_cols`` tiles of the input), and each window row ``(i, j)``
+  adds one matrix product to the output tile; the grid's columns past the
+  output's width are computed and dropped.
 
-- ``"rows"``: the textbook sum with the output row innermost
-  (:func:`windowkit.kernels.correlate_rows.conv_rows`), vectorised along
-  it: for layers whose products would be thin (depthwise ones).
+``impl="strided"`` runs :class:`Einsum`, the vectorised reference. The
+products run in numpy's BLAS; above the threading threshold the batch
+items run side by side on windowkit's threads (:func:`on_items`).
+Scratch: one padded batch item and tiles of about :data:`TILE_BYTES` per
+thread, never the whole column matrix of a large input.
 
-The products run in numpy's BLAS, on its threads. Scratch: one padded batch
-item, and tiles of about :data:`TILE_BYTES`, never the whole column matrix
-of a large input.
+:func:`weight_gradient` serves :func:`windowkit.grad.conv` with the same
+layouts.
 """
 
 import contextlib

@@ -70,11 +70,11 @@ def pool(grad_output, x, window, stride=None, *, reduce="max", axes=None, paddin
     mode, cval = v.boundary(mode, cval, x.dtype, "pool")
     skip_nan = nan_policy == "omit" and x.dtype.kind == "f"
     held = ~np.isnan(x) if skip_nan else np.ones(x.shape, bool)
+    # Each window's count of values: the sum pool of where x holds one, a
+    # padded constant counting as one unless it is a NaN skipped.
     held_cval = not (skip_nan and np.isnan(cval))
     counts = _api.sum_pool(held, window, stride, **dict(
-        forward, nan_policy="propagate", min_count=None,
-        mode="ignore" if mode == "ignore" else "constant" if mode == "constant" else mode,
-        cval=held_cval))
+        forward, nan_policy="propagate", min_count=None, mode=mode, cval=held_cval))
     weights = grad_output
     if reduce == "mean":
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -152,7 +152,11 @@ def conv(grad_output, x, weight, stride=1, *, padding="valid", mode="constant", 
     - ``grad_weight`` is, per group, the correlation of the padded input
       with the output gradient as the kernel, batch and channel axes
       swapped (the batch is summed as the channels are), at stride
-      ``dilation`` and dilation ``stride``, cropped to the window.
+      ``dilation`` and dilation ``stride``, cropped to the window. That
+      ``conv`` runs for ``method="direct"`` and ``impl="python"``; else the
+      same sums are one product per window row or plane and item
+      (:func:`windowkit._conv.weight_gradient`), the output gradient times
+      the input positions each window element reads.
     - ``grad_bias`` is the output gradient summed over all but its
       channel axis.
 
