@@ -196,6 +196,8 @@ def step_times(batch=32, repeats=5, python_repeats=1, seed=0):
         for _ in range(python_repeats if layer["impl"] == "python" else repeats):
             started = time.perf_counter()
             _, grads = loss_and_gradients(params, x, labels, **layer)
+            # The SGD update's arithmetic, timed but not applied: every
+            # repeat steps from the same parameters.
             {name: params[name] - 0.1 * g for name, g in grads.items() if name in params}
             samples.append(time.perf_counter() - started)
         times[way] = statistics.median(samples)

@@ -4,7 +4,8 @@ Writes PNG figures, a Markdown report that embeds them, and a timing table of
 the same loop interpreted (``impl="python"``), compiled (``impl="numba"``,
 ``method="direct"``) and vectorised with a stride-trick view
 (``impl="strided"``). Needs the ``plot`` extra (matplotlib, scikit-image,
-tqdm); no network: the astronaut image ships with scikit-image.
+tqdm); no network: the astronaut image ships with scikit-image. ``--cnn``
+adds a small CNN trained on scikit-learn's digits (:mod:`windowkit._cnn`).
 """
 
 import argparse
@@ -286,7 +287,9 @@ def run(args, progress):
 
 
 def train_cnn(out, figures, epochs):
-    """The digits network of :mod:`windowkit._cnn`, its figure and its line."""
+    """The digits network of :mod:`windowkit._cnn` trained: its figure
+    (in ``figures``), and ``(line, table)``: its result, and one training
+    step timed four ways (:func:`windowkit._cnn.step_times`)."""
     from . import _cnn
 
     params, history = _cnn.train(epochs=epochs)
