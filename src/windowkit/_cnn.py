@@ -102,10 +102,10 @@ def accuracy(params, x, labels, pooling="max"):
 
 
 def train(epochs=20, batch=32, learning_rate=0.1, pooling="max", seed=0, progress=None):
-    """Plain minibatch SGD over full batches (the few images a batch would
-    leave over are shuffled into the next epoch's: a batch of three made
-    every few epochs a step noisy enough to drop the held-out accuracy to
-    about 50%, and back). Returns the parameters and a history: per epoch
+    """Plain minibatch SGD over full batches: the few images a batch would
+    leave over sit out that epoch (each epoch draws a new order). A last
+    batch of three made, every few epochs, a step noisy enough to drop the
+    held-out accuracy to about 50%, and back. Returns the parameters and a history: per epoch
     the mean training loss, the held-out accuracy, the first layer's mean
     gradient norm, the fraction of pooled windows passing a gradient; and
     the training's seconds."""
