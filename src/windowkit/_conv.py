@@ -99,17 +99,15 @@ def conv(x, weight, stride, padding, mode, cval, dilation, groups, bias, out, im
     # an array in the dtype they compute in, copied into out at the end.
     writes_out = out.dtype == compute and out.flags.c_contiguous
     out5 = out.reshape(shape5) if writes_out else np.empty(shape5, compute)
+    work = out5.size * math.prod(weight5.shape[1:])  # multiply-adds
+    threaded = _methods.threaded(work, geometry, compute, x.nbytes)
     if method == "direct" and impl != "strided":
-        work = out5.size * math.prod(weight5.shape[1:])
-        threaded = _methods.threaded(work, geometry, compute, x.nbytes)
         direct.conv.run(
             (x5, weight5, bias1, stride3, dilation3, tuple(b for b, _ in padding3),
              tuple(a for _, a in padding3), np.intp(direct.MODES.index(mode)),
              x5.dtype.type(cval)),
             out5, numba.get_num_threads() if threaded else 1, impl)
     elif method == "rows" and impl != "strided":
-        work = out5.size * math.prod(weight5.shape[1:])
-        threaded = _methods.threaded(work, geometry, compute, x.nbytes)
         if threaded and x5.shape[0] > 1:
             # Items side by side, one thread each: one item's padding
             # overlaps another's loop.
@@ -136,8 +134,7 @@ def conv(x, weight, stride, padding, mode, cval, dilation, groups, bias, out, im
                 padded.fill(x5[b])
                 products(padded, out5[b])
 
-        work = out5.size * math.prod(weight5.shape[1:])
-        on_items(run, x5.shape[0], _methods.threaded(work, geometry, compute, x.nbytes))
+        on_items(run, x5.shape[0], threaded)
     if not writes_out:
         out[...] = out5.reshape(out_shape)
     return out
