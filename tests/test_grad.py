@@ -87,6 +87,26 @@ def test_conv_batch_axes_and_modes_by_finite_differences():
                                        err_msg=f"{mode} argument {index}")
 
 
+@pytest.mark.parametrize("mode", ["constant", "edge", "reflect", "symmetric", "wrap"])
+def test_strided_input_gradient_methods_agree(mode):
+    """At strides above 1, "im2col" takes the input gradient by col2im and
+    "direct" by the transposed convolution of the zero-dilated output
+    gradient (the textbook loop): two computations of the same sums."""
+    rng = np.random.default_rng(7)
+    for x_shape, w_shape, stride, padding, dilation, groups in [
+            ((2, 4, 11, 9), (6, 2, 3, 3), 2, 1, 1, 2),
+            ((2, 4, 11, 9), (4, 4, 2, 3), (3, 2), (2, 1), (1, 2), 1),
+            ((3, 2, 19), (4, 2, 3), 3, 2, 2, 1),
+            ((1, 2, 6, 7, 5), (4, 1, 2, 3, 2), (2, 1, 2), 1, 1, 2)]:
+        x = rng.standard_normal(x_shape)
+        weight = rng.standard_normal(w_shape)
+        keywords = dict(padding=padding, mode=mode, cval=0.5, dilation=dilation, groups=groups)
+        g = rng.standard_normal(wk.conv(x, weight, stride, **keywords).shape)
+        want = grad.conv(g, x, weight, stride, method="direct", **keywords)[0]
+        got = grad.conv(g, x, weight, stride, method="im2col", **keywords)[0]
+        close(got, want, np.float64, f"{x_shape} {w_shape}")
+
+
 # -- pools ---------------------------------------------------------------------------
 
 

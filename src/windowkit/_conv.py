@@ -30,8 +30,9 @@ items run side by side on windowkit's threads (:func:`on_items`).
 Scratch: one padded batch item and tiles of about :data:`TILE_BYTES` per
 thread, never the whole column matrix of a large input.
 
-:func:`weight_gradient` serves :func:`windowkit.grad.conv` with the same
-layouts.
+:func:`weight_gradient` and, at strides above 1, :func:`input_gradient`
+(col2im, the adjoint of the gather) serve :func:`windowkit.grad.conv` with
+the same layouts.
 """
 
 import contextlib
@@ -44,7 +45,7 @@ from . import _methods, _plan
 from . import _validation as v
 from .kernels import direct
 from .kernels._jit import thread_pool
-from .kernels.columns import gather_columns
+from .kernels.columns import gather_columns, scatter_columns
 from .kernels.correlate_rows import conv_rows
 
 CONV_METHODS = ("auto", "direct", "rows", "im2col", "shifted")
@@ -493,6 +494,59 @@ def weight_gradient(x, grad_output, weight_shape, stride, padding, mode, cval, d
         # (batch, groups, out, (in, *window)) summed to (C_out, C_in // groups, *window).
         grads = parts.sum(axis=0)  # (groups, out, (in, *window))
     return np.ascontiguousarray(grads.reshape(weight_shape))
+
+
+def input_gradient(grad_output, weight, x_shape, stride, padding, dilation, groups):
+    """The gradient of :func:`conv`'s input over the padded positions (col2im),
+    for strides above 1: per batch item, group and tile of output rows, the
+    column matrix's gradient (the group's weight matrix transposed times
+    the tile's output gradient) added back to the padded positions it reads
+    (:func:`windowkit.kernels.columns.scatter_columns`, the adjoint of the
+    gather). The same multiply-adds as the forward product, where the
+    transposed convolution would run on an output gradient dilated with
+    ``stride - 1`` zeros (at stride 2 in 2-D, four times the work).
+
+    ``grad_output`` is (batch, C_out, *out_spatial) and ``weight`` (C_out,
+    C_in // groups, *window), both of the gradient's float dtype. Returns
+    (batch, C_in, *padded_spatial): position 0 of each spatial axis is the
+    first of the padding before; positions no window reads hold 0.
+    """
+    n_spatial = weight.ndim - 2
+    pad3 = (1,) * (3 - n_spatial)
+    g5 = fold(grad_output, n_spatial)
+    window = pad3 + weight.shape[2:]
+    stride3, dilation3 = pad3 + tuple(stride), pad3 + tuple(dilation)
+    padding3 = ((0, 0),) * (3 - n_spatial) + tuple(padding)
+    n_out, group_in = weight.shape[:2]
+    group_out = n_out // groups
+    depth = group_in * math.prod(window)
+    dtype = g5.dtype
+    matrices = np.ascontiguousarray(weight.reshape(groups, group_out, depth).transpose(0, 2, 1))
+    padded_shape = tuple(n + b + a for n, (b, a) in
+                         zip((1,) * (3 - n_spatial) + tuple(x_shape[2:]), padding3))
+    grad = np.zeros((g5.shape[0], group_in * groups) + padded_shape, dtype)
+    out_depth, out_rows, out_cols = g5.shape[2:]
+    tile_rows = max(1, min(out_rows, TILE_BYTES // (depth * out_cols * dtype.itemsize)))
+    work = g5.size * math.prod(weight.shape[1:])
+    threaded = _methods.threaded(work, _work_geometry(g5.shape), dtype, grad.nbytes)
+
+    def run(items):
+        columns = np.empty(depth * tile_rows * out_cols, dtype)
+        for b in items:
+            for g in range(groups):
+                target = grad[b, g * group_in:(g + 1) * group_in]
+                for d in range(out_depth):
+                    for r in range(0, out_rows, tile_rows):
+                        n_rows = min(tile_rows, out_rows - r)
+                        size = n_rows * out_cols
+                        tile = columns[:depth * size].reshape(depth, size)
+                        gradient = g5[b, g * group_out:(g + 1) * group_out, d, r:r + n_rows]
+                        np.matmul(matrices[g], gradient.reshape(group_out, size), out=tile)
+                        scatter_columns.run((tile, window, stride3, dilation3,
+                                             (d, r, n_rows, out_cols)), target)
+
+    on_items(run, g5.shape[0], threaded)
+    return grad.reshape(grad.shape[:2] + padded_shape[3 - n_spatial:])
 
 
 def _work_geometry(out_shape5):

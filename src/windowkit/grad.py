@@ -17,6 +17,8 @@ position ``"ignore"`` leaves out, send nothing to ``x``.
 This module sits beside the teaching layer: it calls the public functions.
 """
 
+import math
+
 import numpy as np
 
 from . import _api, _conv, _missing
@@ -148,7 +150,14 @@ def conv(grad_output, x, weight, stride=1, *, padding="valid", mode="constant", 
       weight flipped along its window axes, its channel axes swapped within
       each group, at the forward dilation: the transposed convolution, in
       padded coordinates, then folded onto ``x`` (a copied position adds
-      to the element it copies).
+      to the element it copies). That ``conv`` runs at stride 1 and for
+      ``method="direct"`` or ``impl`` other than ``"numba"``, and for thin
+      products (``"auto"`` choosing ``"rows"``); at strides above 1 the
+      dilated gradient would be mostly zeros (three quarters
+      at stride 2 in 2-D), and the same sums are the adjoint of im2col
+      (:func:`windowkit._conv.input_gradient`): the weight matrix
+      transposed times the output gradient, each column added back to
+      the positions it was gathered from.
     - ``grad_weight`` is, per group, the correlation of the padded input
       with the output gradient as the kernel, batch and channel axes
       swapped (the batch is summed as the channels are), at stride
@@ -199,13 +208,26 @@ def conv(grad_output, x, weight, stride=1, *, padding="valid", mode="constant", 
 
 def _input_gradient(g3, weight, x_shape, geometry, mode, groups, options):
     """``grad_x`` of :func:`conv` for ``g3`` (batch, C_out, *out_spatial):
-    the transposed convolution (see :func:`conv`). Where the padding holds
+    the transposed convolution, or at strides above 1 col2im (see
+    :func:`conv`). Where the padding holds
     a constant (which sends nothing back), only the input's own positions
     are computed: the full convolution's padding less the forward's."""
     n = weight.ndim - 2
     n_out, group_in = weight.shape[:2]
     group_out = n_out // groups
     dilation = geometry.dilation
+    frame = v.Geometry(tuple(range(2, 2 + n)), geometry.window, geometry.stride,
+                       g3.shape, geometry.dilation, geometry.padding)
+    if any(s > 1 for s in geometry.stride) and options["impl"] == "numba" and (
+            options["method"] == "im2col" or options["method"] == "auto"
+            and group_out * math.prod(geometry.window) >= _conv.PRODUCT_MIN_DEPTH):
+        padded = _conv.input_gradient(g3, weight, x_shape, geometry.stride, geometry.padding,
+                                      dilation, groups)
+        if mode == "constant":
+            own = tuple(slice(before, before + length)
+                        for (before, _), length in zip(geometry.padding, x_shape[2:]))
+            return np.ascontiguousarray(padded[(slice(None), slice(None)) + own])
+        return _fold_padding(padded, x_shape, frame, mode)
     if all(s == 1 for s in geometry.stride):
         dilated = g3
     else:  # the output gradient with stride - 1 zeros between its elements
@@ -231,8 +253,6 @@ def _input_gradient(g3, weight, x_shape, geometry, mode, groups, options):
                          **options)
     padded = _api.conv(dilated, turned, padding=tuple(full), dilation=dilation, groups=groups,
                        **options)
-    frame = v.Geometry(tuple(range(2, 2 + n)), geometry.window, geometry.stride,
-                       g3.shape, geometry.dilation, geometry.padding)
     return _fold_padding(padded, x_shape, frame, mode)
 
 
