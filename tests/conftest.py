@@ -98,8 +98,13 @@ settings.load_profile("windowkit")
 # copy per reduction, NaN rule and block width 2 to 4 or row pass, per
 # dtype class test_missing sweeps) and held_sum_pool and
 # held_van_herk_pool 8, where locate_extreme's and the count pools' copies
-# had run. A change that multiplies compiles fails the run.
-SIGNATURE_BUDGET = 640
+# had run. 629 once the CNN layer came (issue 18: conv 5, conv_rows 4,
+# gather_columns 4, its float dtypes and layouts), 637 once its backward
+# pass ran as loops (scatter_columns 2, spread 2, and add_at 5: unpool over
+# the dtype classes test_grad sweeps, bool counted in int64); the budget
+# then 660, for the padded fast loops still to come. A change that
+# multiplies compiles fails the run.
+SIGNATURE_BUDGET = 660
 
 
 def compiled():

@@ -282,6 +282,54 @@ def test_unpool_adds_and_skips():
         wk.unpool(np.ones((2, 3)), np.zeros((2, 3, 1), int), (5, 6))
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16, np.int32, np.complex128,
+                                   bool])
+def test_unpool_loop_against_add_at(dtype):
+    """The loop (compiled and interpreted) against np.add.at (impl="strided"),
+    overlapping windows adding at shared elements, axes not last and out
+    of order; bool adds as np.add.at's "or"."""
+    rng = np.random.default_rng(8)
+    x = rng.integers(0, 5, (5, 3, 9, 7)).astype(np.float64)  # many ties, many shared choices
+    values, indices = wk.max_pool(x, (3, 2), (2, 1), axes=(2, 0), padding=1, mode="reflect",
+                                  return_indices=True)
+    values = (values - 2).astype(dtype)
+    before = values.copy(), indices.copy()
+    want = wk.unpool(values, indices, x.shape, axes=(2, 0), impl="strided")
+    for impl in ("numba", "python"):
+        got = wk.unpool(values, indices, x.shape, axes=(2, 0), impl=impl)
+        assert got.dtype == values.dtype and got.flags.c_contiguous
+        np.testing.assert_array_equal(got, want, err_msg=impl)
+    np.testing.assert_array_equal(values, before[0])
+    np.testing.assert_array_equal(indices, before[1])
+    assert want.astype(bool).sum() > 0
+
+
+def test_pool_gradient_impls_agree():
+    """The adjoint loops (spread, add_at) compiled and interpreted against
+    numpy's strided slices and np.add.at, for every reduction."""
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal((2, 7, 3, 8))
+    for reduce in ("max", "min", "sum", "mean"):
+        keywords = dict(reduce=reduce, axes=(3, 1), padding=(1, 2), mode="edge", dilation=(2, 1),
+                        ceil_mode=True)
+        g = rng.standard_normal(wk.pool(x, (2, 3), (3, 2), **keywords).shape)
+        want = grad.pool(g, x, (2, 3), (3, 2), impl="strided", **keywords)
+        for impl in ("numba", "python"):
+            close(grad.pool(g, x, (2, 3), (3, 2), impl=impl, **keywords), want, np.float64,
+                  f"{reduce} {impl}")
+
+
+def test_unpool_bad_arguments():
+    values, indices = wk.max_pool(np.arange(16.0).reshape(4, 4), 2, return_indices=True)
+    with pytest.raises(ValueError, match="impl must be one of"):
+        wk.unpool(values, indices, (4, 4), impl="cuda")
+    with pytest.raises(TypeError, match="Numba cannot compute in"):
+        wk.unpool(values.astype(np.longdouble), indices, (4, 4))
+    np.testing.assert_array_equal(
+        wk.unpool(values.astype(np.longdouble), indices, (4, 4), impl="strided"),
+        wk.unpool(values, indices, (4, 4)))
+
+
 def test_float32_stays_and_bad_gradients():
     rng = np.random.default_rng(6)
     x = rng.standard_normal((1, 2, 6, 6)).astype(np.float32)

@@ -679,7 +679,7 @@ def conv(x, weight, stride=1, *, padding="valid", mode="constant", cval=0, dilat
                       method)
 
 
-def unpool(values, indices, shape, *, axes=None):
+def unpool(values, indices, shape, *, axes=None, impl="numba"):
     """The inverse of a max or min pool as far as it goes: zeros of ``shape``
     with each value added at its index.
 
@@ -701,6 +701,10 @@ def unpool(values, indices, shape, *, axes=None):
     axes : int or tuple of ints, optional
         The windowed axes, as given to the pool. Default: the last
         ``indices.shape[-1]``.
+    impl : {"numba", "python", "strided"}, optional
+        The loop that adds each value at its index
+        (:func:`windowkit.kernels.add_at`) compiled, or interpreted; or
+        the vectorised reference, ``np.add.at``. bool values add as "or".
 
     Returns
     -------
@@ -717,7 +721,7 @@ def unpool(values, indices, shape, *, axes=None):
     array([[0, 5, 0, 0],
            [0, 0, 8, 0]])
     """
-    return _missing.unpool(values, indices, shape, axes)
+    return _missing.unpool(values, indices, shape, axes, impl)
 
 
 def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64, strides=None,

@@ -88,7 +88,8 @@ def loss_and_gradients(params, x, labels, pooling="max", **layer):
     g_z2 = (g_scores @ params["w3"].T).reshape(z2.shape) * (z2 > 0)
     g_p1, grads["w2"], grads["b2"] = grad.conv(g_z2, p1, params["w2"], padding=1,
                                                bias=params["b2"], **layer)
-    g_a1 = _api.unpool(g_p1, where, a1.shape, axes=(2, 3))  # the pool's gradient
+    g_a1 = _api.unpool(g_p1, where, a1.shape, axes=(2, 3),
+                       impl=layer.get("impl", "numba"))  # the pool's gradient
     g_z1 = g_a1 * (z1 > 0)
     _, grads["w1"], grads["b1"] = grad.conv(g_z1, x, params["w1"], padding=1,
                                             bias=params["b1"], **layer)

@@ -58,7 +58,7 @@ import numpy as np
 
 from . import _dask, _methods, _padded, _plan
 from . import _validation as v
-from .kernels import direct, indexed
+from .kernels import adjoint, direct, indexed
 
 NAN_POLICIES = ("propagate", "omit", "raise")
 
@@ -567,13 +567,15 @@ def locate(data, missing, values, geometry, mode, cval, out=None, impl="numba"):
     return _in_output_order(coordinates, data, batch, geometry, out)
 
 
-def unpool(values, indices, shape, axes):
+def unpool(values, indices, shape, axes, impl):
     """:func:`windowkit.unpool`: zeros of ``shape``, each value added at its
     coordinates (those outside the array, a padded constant's or a window
     without values' -1, send nothing)."""
+    v.check_choice(impl, "impl", v.IMPLS)
     values = np.asarray(values)
     indices = np.asarray(indices)
     v.check_dtype(values.dtype, "values")
+    _plan.refuse_long_double(values.dtype, impl, "values")
     shape = v.as_shape(shape)
     if indices.dtype.kind not in "iu":
         raise TypeError(f"indices must be integers, got {indices.dtype}")
@@ -593,15 +595,35 @@ def unpool(values, indices, shape, axes):
             raise ValueError(
                 f"axis {axis} is not windowed, so values and shape must agree on it: "
                 f"{values.shape[axis]} != {shape[axis]} (values {values.shape}, shape {shape})")
-    # Each value's full coordinates: its own along the batch axes, the
-    # indices' along the windowed ones.
-    full = list(np.indices(values.shape, sparse=True))
-    inside = np.ones(values.shape, bool)
-    for j, axis in enumerate(axes):
-        coordinate = indices[..., j]
-        inside &= (coordinate >= 0) & (coordinate < shape[axis])
-        full[axis] = coordinate
-    full = [np.broadcast_to(c, values.shape)[inside] for c in full]
-    out = np.zeros(shape, values.dtype)
-    np.add.at(out, tuple(full), values[inside])
-    return out
+    if impl == "strided":  # the vectorised reference: np.add.at
+        # Each value's full coordinates: its own along the batch axes, the
+        # indices' along the windowed ones.
+        full = list(np.indices(values.shape, sparse=True))
+        inside = np.ones(values.shape, bool)
+        for j, axis in enumerate(axes):
+            coordinate = indices[..., j]
+            inside &= (coordinate >= 0) & (coordinate < shape[axis])
+            full[axis] = coordinate
+        full = [np.broadcast_to(c, values.shape)[inside] for c in full]
+        out = np.zeros(shape, values.dtype)
+        np.add.at(out, tuple(full), values[inside])
+        return out
+    # The loop (kernels.add_at) on the windowed axes moved last, the others
+    # folded into a batch.
+    n = len(axes)
+    last = tuple(range(len(shape) - n, len(shape)))
+    moved = np.moveaxis(values, axes, last)
+    moved_indices = np.moveaxis(indices, axes, last)  # the coordinates' axis stays last
+    windowed = tuple(shape[axis] for axis in axes)
+    # bool adds as "or" (as np.add.at does): counted in int64, then cast.
+    work = np.dtype(np.int64) if values.dtype == bool else (
+        _plan._staging(values.dtype, impl) or values.dtype)
+    batch = math.prod(moved.shape[:-n])
+    out = np.zeros((batch, math.prod(windowed)), work)
+    adjoint.add_at.run(
+        (np.ascontiguousarray(moved.astype(work, copy=False)).reshape(batch, -1),
+         np.ascontiguousarray(moved_indices, np.intp).reshape(batch, -1, n),
+         np.array(windowed, np.intp)), out,
+        numba.get_num_threads() if out.nbytes >= _methods.THREADS_MIN_INPUT_BYTES else 1, impl)
+    out = out.reshape(moved.shape[:-n] + windowed).astype(values.dtype, copy=False)
+    return np.ascontiguousarray(np.moveaxis(out, last, axes))

@@ -19,10 +19,12 @@ This module sits beside the teaching layer: it calls the public functions.
 
 import math
 
+import numba
 import numpy as np
 
-from . import _api, _conv, _missing
+from . import _api, _conv, _methods, _missing, _plan
 from . import _validation as v
+from .kernels import adjoint
 
 __all__ = ["pool", "correlate", "convolve", "conv"]
 
@@ -68,12 +70,18 @@ def pool(grad_output, x, window, stride=None, *, reduce="max", axes=None, paddin
                    min_count=min_count, impl=impl, method=method)
     if reduce in ("max", "min"):
         _, indices = _api.pool(x, window, stride, reduce=reduce, return_indices=True, **forward)
-        return _api.unpool(grad_output, indices, x.shape, axes=geometry.axes)
+        return _api.unpool(grad_output, indices, x.shape, axes=geometry.axes, impl=impl)
     mode, cval = v.boundary(mode, cval, x.dtype, "pool")
     skip_nan = nan_policy == "omit" and x.dtype.kind == "f"
-    held = ~np.isnan(x) if skip_nan else np.ones(x.shape, bool)
     # Each window's count of values: the sum pool of where x holds one, a
-    # padded constant counting as one unless it is a NaN skipped.
+    # padded constant counting as one unless it is a NaN skipped. Without
+    # NaN skipped, every batch item's windows count alike: one item's
+    # counts (the batch axes of length 1) broadcast.
+    if skip_nan:
+        held = ~np.isnan(x)
+    else:
+        held = np.ones([n if axis in geometry.axes else 1 for axis, n in enumerate(x.shape)],
+                       bool)
     held_cval = not (skip_nan and np.isnan(cval))
     counts = _api.sum_pool(held, window, stride, **dict(
         forward, nan_policy="propagate", min_count=None, mode=mode, cval=held_cval))
@@ -82,32 +90,50 @@ def pool(grad_output, x, window, stride=None, *, reduce="max", axes=None, paddin
         with np.errstate(invalid="ignore", divide="ignore"):
             weights = grad_output / counts
     short = counts < (1 if min_count is None else min_count)
-    if skip_nan or reduce == "mean":
+    if (skip_nan or reduce == "mean") and short.any():
         weights = np.where(short, 0, weights)
-    grad = _spread(weights.astype(dtype, copy=False), x.shape, geometry)
+    grad = _spread(weights.astype(dtype, copy=False), x.shape, geometry, impl)
     grad = _fold_padding(grad, x.shape, geometry, mode)
     if skip_nan:
         grad[~held] = 0
     return grad
 
 
-def _spread(weights, shape, geometry):
+def _spread(weights, shape, geometry, impl):
     """Each output's weight added at every position of its window, in
-    padded coordinates: the adjoint of taking a window (a col2im)."""
-    lengths = [(weights.shape[axis] - 1) * s + e for axis, s, e in
-               zip(geometry.axes, geometry.stride, geometry.extent)]
-    padded_shape = list(shape)
-    for axis, length in zip(geometry.axes, lengths):
-        padded_shape[axis] = length
-    grad = np.zeros(padded_shape, weights.dtype)
-    dilation = geometry.dilation or (1,) * len(geometry.axes)
-    for element in np.ndindex(*geometry.window):
-        index = [slice(None)] * len(shape)
-        for axis, a, d, s in zip(geometry.axes, element, dilation, geometry.stride):
-            first = a * d
-            index[axis] = slice(first, first + (weights.shape[axis] - 1) * s + 1, s)
-        grad[tuple(index)] += weights
-    return grad
+    padded coordinates: the adjoint of the sum pool
+    (:func:`windowkit.kernels.spread`), on the windowed axes moved last
+    and the others folded into a batch, as the pools run;
+    ``impl="strided"``: one strided slice of the result per window element,
+    all outputs added at once (the vectorised reference)."""
+    n = len(geometry.axes)
+    lengths = tuple((weights.shape[axis] - 1) * s + e for axis, s, e in
+                    zip(geometry.axes, geometry.stride, geometry.extent))
+    dilation = geometry.dilation or (1,) * n
+    if impl == "strided":
+        padded_shape = list(shape)
+        for axis, length in zip(geometry.axes, lengths):
+            padded_shape[axis] = length
+        grad = np.zeros(padded_shape, weights.dtype)
+        for element in np.ndindex(*geometry.window):
+            index = [slice(None)] * len(shape)
+            for axis, a, d, s in zip(geometry.axes, element, dilation, geometry.stride):
+                index[axis] = slice(a * d, a * d + (weights.shape[axis] - 1) * s + 1, s)
+            grad[tuple(index)] += weights
+        return grad
+    last = tuple(range(len(shape) - n, len(shape)))
+    moved = np.ascontiguousarray(np.moveaxis(weights, geometry.axes, last))
+    grad = np.zeros(moved.shape[:-n] + lengths, weights.dtype)
+    stage = _plan._staging(grad.dtype, impl)  # float16: added in float32
+    work = grad if stage is None else grad.astype(stage)
+    pad3 = (1,) * (3 - n)
+    adjoint.spread.run((_plan.folded(moved.astype(work.dtype, copy=False), n),
+                        pad3 + tuple(geometry.window), pad3 + tuple(geometry.stride),
+                        pad3 + tuple(dilation)), _plan.folded(work, n),
+                       numba.get_num_threads() if _methods.threaded(
+                           weights.size * math.prod(geometry.window), geometry, work.dtype,
+                           work.nbytes) else 1, impl)
+    return np.moveaxis(work.astype(grad.dtype, copy=False), last, geometry.axes)
 
 
 def _fold_padding(grad, shape, geometry, mode):

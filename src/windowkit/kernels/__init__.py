@@ -10,14 +10,17 @@
 - :mod:`~windowkit.kernels.correlate_rows`: correlation (and the
   convolutional layer, ``conv_rows``) with the output row innermost;
 - :mod:`~windowkit.kernels.columns`: im2col, a convolutional layer's
-  column matrix gathered by a loop;
+  column matrix gathered by a loop, and its adjoint (col2im);
+- :mod:`~windowkit.kernels.adjoint`: pooling's backward pass, each output's
+  gradient added back where its window read;
 - :mod:`~windowkit.kernels.fft`: overlap-save correlation by ``scipy.fft``;
 - :mod:`~windowkit.kernels._jit`: the compile policy and how loops run on threads.
 
 docs/methods.md describes each algorithm and its exactness.
 """
 
-from .columns import gather_columns
+from .adjoint import add_at, spread
+from .columns import gather_columns, scatter_columns
 from .correlate_rows import conv_rows, correlate_rows
 from .direct import (
     conv,
@@ -36,6 +39,7 @@ from .van_herk import held_van_herk_pool, van_herk_pool
 __all__ = [
     "extreme_pool", "sum_pool", "correlate", "padded_extreme_pool", "padded_sum_pool",
     "padded_correlate", "conv", "correlate_rows", "conv_rows", "gather_columns",
+    "scatter_columns", "spread", "add_at",
     "separable_pool", "block_pool",
     "extreme_2x2_pool", "held_sum_pool", "held_van_herk_pool", "van_herk_pool",
     "row_uses_doubling", "MAX", "MIN", "SUM", "NANMAX",
