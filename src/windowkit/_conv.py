@@ -470,7 +470,10 @@ def weight_gradient(x, grad_output, weight_shape, stride, padding, mode, cval, d
         # Each item's gradient apart, summed in item order: the same sums
         # whatever the thread count.
         elements = math.prod(window)
-        parts = np.empty((x5.shape[0], groups, group_out, group_in * elements), dtype)
+        # Each part transposed, (in, *window) by out: BLAS runs the product
+        # with the column matrix first faster (174 against 128 GFLOP/s on
+        # one thread for a (576, 784) column matrix and 64 outputs).
+        parts = np.empty((x5.shape[0], groups, group_in * elements, group_out), dtype)
         out_depth, out_rows, out_cols = g5.shape[2:]
 
         def run(items):
@@ -486,17 +489,18 @@ def weight_gradient(x, grad_output, weight_shape, stride, padding, mode, cval, d
                         gradient = g5[b, g * group_out:(g + 1) * group_out, d].reshape(
                             group_out, -1)
                         if d == 0:
-                            np.matmul(gradient, columns.T, out=parts[b, g])
+                            np.matmul(columns, gradient.T, out=parts[b, g])
                         else:
-                            parts[b, g] += gradient @ columns.T
+                            parts[b, g] += columns @ gradient.T
 
         on_items(run, x5.shape[0], threaded)
-        # (batch, groups, out, (in, *window)) summed to (C_out, C_in // groups, *window).
-        grads = parts.sum(axis=0)  # (groups, out, (in, *window))
+        # (batch, groups, (in, *window), out) summed to (C_out, C_in // groups, *window).
+        grads = parts.sum(axis=0).transpose(0, 2, 1)  # (groups, out, (in, *window))
     return np.ascontiguousarray(grads.reshape(weight_shape))
 
 
-def input_gradient(grad_output, weight, x_shape, stride, padding, dilation, groups):
+def input_gradient(grad_output, weight, x_shape, stride, padding, dilation, groups,
+                   crop=False):
     """The gradient of :func:`conv`'s input over the padded positions (col2im),
     for strides above 1: per batch item, group and tile of output rows, the
     column matrix's gradient (the group's weight matrix transposed times
@@ -509,7 +513,10 @@ def input_gradient(grad_output, weight, x_shape, stride, padding, dilation, grou
     ``grad_output`` is (batch, C_out, *out_spatial) and ``weight`` (C_out,
     C_in // groups, *window), both of the gradient's float dtype. Returns
     (batch, C_in, *padded_spatial): position 0 of each spatial axis is the
-    first of the padding before; positions no window reads hold 0.
+    first of the padding before; positions no window reads hold 0. With
+    ``crop``, only the input's own positions, ``x_shape`` (what a constant
+    padding sends back: nothing), each item cropped from its thread's
+    scratch.
     """
     n_spatial = weight.ndim - 2
     pad3 = (1,) * (3 - n_spatial)
@@ -522,9 +529,14 @@ def input_gradient(grad_output, weight, x_shape, stride, padding, dilation, grou
     depth = group_in * math.prod(window)
     dtype = g5.dtype
     matrices = np.ascontiguousarray(weight.reshape(groups, group_out, depth).transpose(0, 2, 1))
-    padded_shape = tuple(n + b + a for n, (b, a) in
-                         zip((1,) * (3 - n_spatial) + tuple(x_shape[2:]), padding3))
-    grad = np.zeros((g5.shape[0], group_in * groups) + padded_shape, dtype)
+    spatial3 = pad3 + tuple(x_shape[2:])
+    padded_shape = tuple(n + b + a for n, (b, a) in zip(spatial3, padding3))
+    n_in = group_in * groups
+    if crop:
+        grad = np.empty((g5.shape[0], n_in) + spatial3, dtype)
+        own = (slice(None),) + tuple(slice(b, b + n) for n, (b, _) in zip(spatial3, padding3))
+    else:
+        grad = np.zeros((g5.shape[0], n_in) + padded_shape, dtype)
     out_depth, out_rows, out_cols = g5.shape[2:]
     tile_rows = max(1, min(out_rows, TILE_BYTES // (depth * out_cols * dtype.itemsize)))
     work = g5.size * math.prod(weight.shape[1:])
@@ -532,9 +544,13 @@ def input_gradient(grad_output, weight, x_shape, stride, padding, dilation, grou
 
     def run(items):
         columns = np.empty(depth * tile_rows * out_cols, dtype)
+        scratch = np.empty((n_in,) + padded_shape, dtype) if crop else None
         for b in items:
+            if crop:
+                scratch[...] = 0
+            item = scratch if crop else grad[b]
             for g in range(groups):
-                target = grad[b, g * group_in:(g + 1) * group_in]
+                target = item[g * group_in:(g + 1) * group_in]
                 for d in range(out_depth):
                     for r in range(0, out_rows, tile_rows):
                         n_rows = min(tile_rows, out_rows - r)
@@ -544,9 +560,11 @@ def input_gradient(grad_output, weight, x_shape, stride, padding, dilation, grou
                         np.matmul(matrices[g], gradient.reshape(group_out, size), out=tile)
                         scatter_columns.run((tile, window, stride3, dilation3,
                                              (d, r, n_rows, out_cols)), target)
+            if crop:
+                grad[b] = scratch[own]
 
     on_items(run, g5.shape[0], threaded)
-    return grad.reshape(grad.shape[:2] + padded_shape[3 - n_spatial:])
+    return grad.reshape(grad.shape[:2] + grad.shape[5 - n_spatial:])
 
 
 def _work_geometry(out_shape5):
@@ -589,15 +607,18 @@ def _shifted_weight_gradient(x5, g5, window, padding3, mode, cval, dilation, gro
                 columns[:, k] = flat[:, :, start:start + size + halo]
             for offset, i, j in offsets:
                 read = stacked[:, :, offset:offset + size]
-                np.matmul(gradient, read.transpose(0, 2, 1), out=parts[b, i, j])
+                # Transposed, (cols, in) by out: BLAS runs the product with
+                # the positions' matrix first faster (156 against 126
+                # GFLOP/s on one thread for 192 rows of 3364 positions).
+                np.matmul(read, gradient.transpose(0, 2, 1), out=parts[b, i, j])
 
     # Each item's gradient apart, summed in item order: the same sums
     # whatever the thread count.
-    parts = np.empty((x5.shape[0], window_depth, window_rows, groups, group_out,
-                      window_cols * group_in), dtype)
+    parts = np.empty((x5.shape[0], window_depth, window_rows, groups, window_cols * group_in,
+                      group_out), dtype)
     on_items(run, x5.shape[0], threaded)
     grads = parts.sum(axis=0)
-    # (depth, rows, groups, out, cols, in) to (C_out, C_in // groups, *window).
-    grads = grads.reshape(window_depth, window_rows, groups, group_out, window_cols, group_in)
-    return grads.transpose(2, 3, 5, 0, 1, 4).reshape(
+    # (depth, rows, groups, cols, in, out) to (C_out, C_in // groups, *window).
+    grads = grads.reshape(window_depth, window_rows, groups, window_cols, group_in, group_out)
+    return grads.transpose(2, 5, 4, 0, 1, 3).reshape(
         (n_out, group_in, window_depth, window_rows, window_cols))

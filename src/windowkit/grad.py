@@ -248,12 +248,8 @@ def _input_gradient(g3, weight, x_shape, geometry, mode, groups, options):
             options["method"] == "im2col" or options["method"] == "auto"
             and group_out * math.prod(geometry.window) >= _conv.PRODUCT_MIN_DEPTH):
         padded = _conv.input_gradient(g3, weight, x_shape, geometry.stride, geometry.padding,
-                                      dilation, groups)
-        if mode == "constant":
-            own = tuple(slice(before, before + length)
-                        for (before, _), length in zip(geometry.padding, x_shape[2:]))
-            return np.ascontiguousarray(padded[(slice(None), slice(None)) + own])
-        return _fold_padding(padded, x_shape, frame, mode)
+                                      dilation, groups, crop=mode == "constant")
+        return padded if mode == "constant" else _fold_padding(padded, x_shape, frame, mode)
     if all(s == 1 for s in geometry.stride):
         dilated = g3
     else:  # the output gradient with stride - 1 zeros between its elements
