@@ -332,6 +332,7 @@ class Im2col:
         self.depth = group_in * math.prod(self.window)
         self.matrices = weight.reshape(groups, self.group_out, self.depth)
         self.bias = bias.reshape(groups, self.group_out, 1, 1)
+        self.has_bias = bool(np.any(bias))
         out_cols = out_spatial[2]
         self.tile_rows = max(1, min(out_spatial[1],
                                     TILE_BYTES // (self.depth * out_cols * weight.itemsize)))
@@ -352,10 +353,17 @@ class Im2col:
                     columns = self.columns[:self.depth * size].reshape(self.depth, size)
                     gather_columns.run((channels, self.window, self.stride, self.dilation,
                                         (d, r, n_rows, out_cols)), columns)
+                    target = out[g * group_out:(g + 1) * group_out, d, r:r + n_rows]
+                    if target.flags.c_contiguous:  # the tile's rows are all of out's
+                        np.matmul(self.matrices[g], columns,
+                                  out=target.reshape(group_out, size))
+                        if self.has_bias:
+                            target += self.bias[g]
+                        continue
                     product = self.product[:group_out * size].reshape(group_out, size)
                     np.matmul(self.matrices[g], columns, out=product)
                     np.add(product.reshape(group_out, n_rows, out_cols), self.bias[g],
-                           out=out[g * group_out:(g + 1) * group_out, d, r:r + n_rows])
+                           out=target)
 
 
 class Shifted:
