@@ -43,7 +43,12 @@ CONV_CASES = [
 
 @pytest.mark.parametrize("case", CONV_CASES, ids=lambda case: str(case[1]))
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_conv_against_autograd(case, dtype):
+@pytest.mark.parametrize("method", ["auto", "direct", "rows", "im2col", "shifted"])
+def test_conv_against_autograd(case, dtype, method):
+    """Every method's gradients: the textbook loops ("direct"), the loops
+    with the output row innermost ("rows"; "auto" on these thin layers),
+    and the products (im2col's gather and col2im, "shifted"'s slices at
+    stride 1)."""
     torch = pytest.importorskip("torch", reason="finite differences below check without it")
     functional = {1: torch.nn.functional.conv1d, 2: torch.nn.functional.conv2d,
                   3: torch.nn.functional.conv3d}
@@ -60,7 +65,7 @@ def test_conv_against_autograd(case, dtype):
     wants = torch.autograd.grad(y, [t for t in (tx, tw, tb) if t is not None],
                                 torch.from_numpy(g))
     gots = grad.conv(g, x, weight, stride, padding=padding, dilation=dilation, groups=groups,
-                     bias=bias)
+                     bias=bias, method=method)
     assert (gots[2] is None) == (not with_bias)
     for got, want, name in zip(gots, wants, ("x", "weight", "bias")):
         close(got, want.numpy(), dtype, name)

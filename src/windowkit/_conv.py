@@ -46,7 +46,7 @@ from . import _validation as v
 from .kernels import direct
 from .kernels._jit import thread_pool
 from .kernels.columns import gather_columns, scatter_columns
-from .kernels.correlate_rows import conv_rows
+from .kernels.correlate_rows import conv_rows, conv_weight_rows
 
 CONV_METHODS = ("auto", "direct", "rows", "im2col", "shifted")
 # The scratch a tile's column matrix (or stacked columns) may take. Larger
@@ -442,7 +442,7 @@ class Shifted:
 
 
 def weight_gradient(x, grad_output, weight_shape, stride, padding, mode, cval, dilation,
-                    groups):
+                    groups, method="auto"):
     """The gradient of :func:`conv`'s weight: ``sum over b, p of
     grad_output[b, o, p] * x_padded[b, c, p * stride + a * dilation]`` for
     window element ``a``: per batch item and group, the output gradient
@@ -455,9 +455,12 @@ def weight_gradient(x, grad_output, weight_shape, stride, padding, mode, cval, d
     grid with zeros in the columns past the output's width. At other
     strides the positions are gathered into the column matrix
     (:func:`windowkit.kernels.columns.gather_columns`, one depth plane at a
-    time), one product per plane and group. ``x`` is (batch, C_in,
-    *spatial), ``grad_output`` (batch, C_out, *out_spatial), both of the
-    gradient's float dtype.
+    time), one product per plane and group. Where the products would be
+    thin (``method="rows"``, or ``"auto"`` choosing it: depthwise layers),
+    :func:`windowkit.kernels.correlate_rows.conv_weight_rows` sums them
+    with the output rows innermost instead, any stride. ``x`` is (batch,
+    C_in, *spatial), ``grad_output`` (batch, C_out, *out_spatial), both of
+    the gradient's float dtype.
     """
     n_spatial = len(weight_shape) - 2
     pad3 = (1,) * (3 - n_spatial)
@@ -471,7 +474,22 @@ def weight_gradient(x, grad_output, weight_shape, stride, padding, mode, cval, d
     dtype = g5.dtype
     work = g5.size * math.prod(weight_shape[1:])
     threaded = _methods.threaded(work, _work_geometry(g5.shape), dtype, x.nbytes)
-    if all(s == 1 for s in stride3):
+    thin = group_in * math.prod(window) < PRODUCT_MIN_DEPTH
+    if method == "rows" or method == "auto" and thin:
+        # Each item's gradient apart, summed in item order (as below).
+        parts = np.empty((x5.shape[0],) + tuple(weight_shape[:2]) + window, dtype)
+        zero = dtype.type(0)
+        g5 = np.ascontiguousarray(g5)  # the loop reads its rows as contiguous
+
+        def run(items):
+            padded = Padder(x5.shape[1:], padding3, mode, cval, dtype)
+            for b in items:
+                conv_weight_rows.run((padded.fill(x5[b]), g5[b], stride3, dilation3, zero),
+                                     parts[b])
+
+        on_items(run, x5.shape[0], threaded, products=False)
+        grads = parts.sum(axis=0)
+    elif all(s == 1 for s in stride3):
         grads = _shifted_weight_gradient(x5, g5, window, padding3, mode, cval, dilation3,
                                          groups, group_in, threaded)
     else:

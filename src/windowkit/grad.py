@@ -286,7 +286,7 @@ def _weight_gradient(g3, x3, weight_shape, geometry, mode, cval, groups, options
     (:func:`windowkit._conv.weight_gradient`)."""
     if options["method"] != "direct" and options["impl"] == "numba":
         return _conv.weight_gradient(x3, g3, weight_shape, geometry.stride, geometry.padding,
-                                     mode, cval, geometry.dilation, groups)
+                                     mode, cval, geometry.dilation, groups, options["method"])
     n_out, group_in = weight_shape[:2]
     group_out = n_out // groups
     grads = []

@@ -180,3 +180,59 @@ def conv_rows(x, weight, bias, stride, dilation, first_task, stop_task, out):
         if full_row:
             for c in range(out_cols):
                 target[c] = scratch[c * stride_cols]
+
+
+def _out_channels(out, *args):
+    """The task count of :func:`conv_weight_rows`: the output channels."""
+    return out.shape[0]
+
+
+@loop(_out_channels)
+def conv_weight_rows(x, grad_output, stride, dilation, zero, first_task, stop_task, out):
+    """The weight gradient of :func:`conv_rows`'s layer for one padded batch
+    item ``x`` (in_channels, depth, rows, cols) and the gradient of its
+    output ``grad_output`` (out_channels, depth, rows, cols):
+
+        out[o, ci, i, j, k] = sum over (d, r, c) of grad_output[o, d, r, c]
+            * x[first_in + ci, d*s0 + i*d0, r*s1 + j*d1, c*s2 + k*d2]
+
+    (``first_in`` the first input channel of ``o``'s group): per weight
+    element, the output gradient times the inputs that element read. The
+    products are added along each output row into a row of partial sums
+    (elementwise, so vectorised), and the row summed once the element's
+    rows are done. One task is one output channel.
+    Cost: one multiply-add per weight element per output, vectorised.
+    Scratch: one output row.
+    """
+    n_out, group_in, window_depth, window_rows, window_cols = out.shape
+    stride_depth, stride_rows, stride_cols = stride
+    dilation_depth, dilation_rows, dilation_cols = dilation
+    _, out_depth, out_rows, out_cols = grad_output.shape
+    group_out = n_out // (x.shape[0] // group_in)
+    sums = np.empty(out_cols, out.dtype)
+    for o in range(first_task, stop_task):
+        first_in = o // group_out * group_in
+        for ci in range(group_in):
+            for i in range(window_depth):
+                for j in range(window_rows):
+                    for k in range(window_cols):
+                        for c in range(out_cols):
+                            sums[c] = zero
+                        start = k * dilation_cols
+                        for d in range(out_depth):
+                            for r in range(out_rows):
+                                gradient = row_view(grad_output, o, d, r)
+                                row = row_view(x, first_in + ci,
+                                               d * stride_depth + i * dilation_depth,
+                                               r * stride_rows + j * dilation_rows)
+                                if stride_cols == 1:  # contiguous loads: vectorised
+                                    shifted = row[start:]
+                                    for c in range(out_cols):
+                                        sums[c] += gradient[c] * shifted[c]
+                                else:
+                                    for c in range(out_cols):
+                                        sums[c] += gradient[c] * row[start + c * stride_cols]
+                        total = zero
+                        for c in range(out_cols):
+                            total += sums[c]
+                        out[o, ci, i, j, k] = total
