@@ -744,3 +744,50 @@ def test_dask_indices_beyond_valid(mode):
             want_values, want = wk.pool(x, window, stride, return_indices=True, **call)
             np.testing.assert_array_equal(values.compute(), want_values, err_msg=str(call))
             np.testing.assert_array_equal(indices.compute(), want, err_msg=str(call))
+
+
+@pytest.mark.parametrize("mode", [None, "constant", "reflect", "wrap"])
+@pytest.mark.parametrize("dtype", [np.float64, np.int32])
+def test_dask_masked_arrays(mode, dtype):
+    """A Dask array of masked blocks (dask.array.ma) pools as its numpy
+    masked array does: masked elements skipped, the result masked where a
+    window holds fewer than min_count values, the indices the same;
+    whatever the chunks (one narrower than the padding)."""
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(20)
+    data = rng.integers(0, 9, (3, 13, 11)).astype(dtype)  # ties
+    if dtype == np.float64:
+        data[rng.random(data.shape) < 0.1] = np.nan
+    x = np.ma.masked_array(data, mask=rng.random(data.shape) < 0.3)
+    lazy = da.from_array(x, chunks=((2, 1), (1, 7, 5), (4, 7)))
+    assert isinstance(lazy._meta, np.ma.MaskedArray)
+    keyword_sets = [dict(), dict(min_count=4), dict(padding=1, ceil_mode=True),
+                    dict(padding=(2, 1), dilation=(1, 2), min_count=2)]
+    if dtype == np.float64:
+        keyword_sets.append(dict(nan_policy="omit", min_count=3, padding="same"))
+    for reduce in ("max", "min", "sum", "mean"):
+        for keywords in keyword_sets:
+            call = dict(keywords, reduce=reduce, axes=(1, 2), mode=mode, cval=5)
+            want = wk.pool(x, 3, (2, 1), **call)
+            got = wk.pool(lazy, 3, (2, 1), **call)
+            assert isinstance(got, da.Array) and isinstance(got._meta, np.ma.MaskedArray)
+            got = got.compute()
+            assert isinstance(got, np.ma.MaskedArray), str(call)
+            np.testing.assert_array_equal(np.ma.getmaskarray(got), want.mask, err_msg=str(call))
+            np.testing.assert_array_equal(got.filled(0), want.filled(0), err_msg=str(call))
+            if reduce in ("max", "min"):
+                _, want_indices = wk.pool(x, 3, (2, 1), return_indices=True, **call)
+                _, indices = wk.pool(lazy, 3, (2, 1), return_indices=True, **call)
+                np.testing.assert_array_equal(indices.compute(), want_indices,
+                                              err_msg=str(call))
+    assert np.ma.getmaskarray(x).any()  # the mask was there to skip
+
+
+def test_dask_masked_nan_policy_raise():
+    da = pytest.importorskip("dask.array")
+    quiet = np.ma.masked_array([1.0, np.nan, 3.0, 4.0], mask=[0, 1, 0, 0])
+    got = wk.max_pool(da.from_array(quiet, chunks=2), 2, 1, nan_policy="raise").compute()
+    np.testing.assert_array_equal(got, wk.max_pool(quiet, 2, 1, nan_policy="raise"))
+    loud = np.ma.masked_array([1.0, np.nan, 3.0, 4.0], mask=[1, 0, 0, 0])
+    with pytest.raises(ValueError, match="holds NaN"):
+        wk.max_pool(da.from_array(loud, chunks=2), 2, 1, nan_policy="raise").compute()

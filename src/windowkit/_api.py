@@ -246,6 +246,7 @@ def pool(x, window, stride=None, *, reduce="max", axes=None, padding="valid", mo
     Returns
     -------
     ndarray, or MaskedArray for a masked ``x``
+        (a Dask array for a Dask ``x``: of masked blocks, for masked ones).
         With ``return_indices``, the pair ``(values, indices)``.
         Shape ``output_shape(x.shape, window, stride, axes=axes)``: each
         windowed axis of length ``n`` becomes ``(n - k) // s + 1``, trailing

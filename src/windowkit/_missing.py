@@ -66,7 +66,14 @@ NAN_POLICIES = ("propagate", "omit", "raise")
 def is_plain_call(x, nan_policy, min_count, return_indices):
     """Whether a pool call asks for none of this module (the common call's test)."""
     return (type(nan_policy) is str and nan_policy == "propagate" and min_count is None
-            and return_indices is False and not isinstance(x, np.ma.MaskedArray))
+            and return_indices is False and not is_masked(x))
+
+
+def is_masked(x):
+    """Whether ``x`` is a masked array, or a Dask array of masked blocks
+    (``dask.array.ma``: its ``_meta`` says so)."""
+    return isinstance(x, np.ma.MaskedArray) or (
+        _dask.is_dask_array(x) and isinstance(x._meta, np.ma.MaskedArray))
 
 
 def check_arguments(reduce, nan_policy, min_count, return_indices, masked):
@@ -144,13 +151,15 @@ class Call:
 def pool(x, call, reduce, nan_policy, min_count, return_indices, out):
     """The pool of ``x`` (an array-like, a masked array or a Dask array)
     under ``nan_policy``, ``min_count`` and ``return_indices``."""
-    masked = isinstance(x, np.ma.MaskedArray)
+    lazy = _dask.is_dask_array(x)
+    masked = is_masked(x)
     given_min_count = min_count
     min_count = check_arguments(reduce, nan_policy, min_count, return_indices, masked)
-    lazy = _dask.is_dask_array(x)
     if lazy:
         _dask.check_input(x, out)
-        data, mask = x, None
+        import dask.array as da
+
+        data, mask = (da.ma.getdata(x), da.ma.getmaskarray(x)) if masked else (x, None)
     else:
         data = v.as_input_array(np.ma.getdata(x) if masked else x)
         mask = np.ma.getmaskarray(x) if masked else None
@@ -159,7 +168,10 @@ def pool(x, call, reduce, nan_policy, min_count, return_indices, out):
     result_dtype = v.pool_dtype(reduce, data.dtype)
     if lazy and return_indices:
         values = pool(x, call, reduce, nan_policy, given_min_count, False, None)
-        return values, _lazy_indices(x, values, geometry, mode, cval, nan_policy, call.impl)
+        indices = _lazy_indices(x, values, geometry, mode, cval, nan_policy, call.impl)
+        if masked:  # a window short of min_count points nowhere, as in the numpy call
+            indices = da.where(da.ma.getmaskarray(values)[..., None], np.int64(-1), indices)
+        return values, indices
     values_out, indices_out = _outputs(out, return_indices)
     if values_out is not None:
         # Checked before anything is computed; written once at the end.
@@ -171,7 +183,8 @@ def pool(x, call, reduce, nan_policy, min_count, return_indices, out):
     can_be_nan = data.dtype.kind in "fc"
     if nan_policy == "raise" and can_be_nan:
         if lazy:
-            data = data.map_blocks(_refuse_nan, dtype=data.dtype)
+            data = (da.map_blocks(_refuse_nan, data, mask, dtype=data.dtype) if masked
+                    else data.map_blocks(_refuse_nan, dtype=data.dtype))
         elif np.isnan(data if mask is None else data[~mask]).any():
             raise ValueError("x holds NaN, and nan_policy='raise'")
     # Integer and bool results cannot hold NaN: a window that may fall short
@@ -220,7 +233,9 @@ def pool(x, call, reduce, nan_policy, min_count, return_indices, out):
         if values_out is not None:
             values_out[...] = values
             values = values_out
-    if masked:
+    if masked and lazy:
+        values = da.ma.masked_array(values, mask=False if short is None else short)
+    elif masked:
         values = np.ma.MaskedArray(values, mask=np.zeros(values.shape, bool)
                                    if short is None else short)
     if not return_indices:
@@ -355,8 +370,8 @@ def _outputs(out, return_indices):
     return tuple(out)
 
 
-def _refuse_nan(block):
-    if np.isnan(block).any():
+def _refuse_nan(block, mask=None):
+    if np.isnan(block if mask is None else block[~mask]).any():
         raise ValueError("x holds NaN, and nan_policy='raise'")
     return block
 
@@ -496,23 +511,26 @@ def _block_indices(piece, values, geometry, pieces, cval, skip_cval, nan_policy,
     """One block's indices: the scan on its gathered region ``piece``
     (constants written in, positions of nothing skipped), coordinates
     mapped back through each axis's ``report``."""
-    region = np.array(piece)  # a copy: the constants are written into it
+    region = np.array(np.ma.getdata(piece))  # a copy: the constants are written into it
     axes = geometry.axes
     cvals = np.zeros(region.shape, bool)
-    missing = np.zeros(region.shape, bool)
+    nothing = np.zeros(region.shape, bool)
     for axis, (kind, _) in zip(axes, pieces):
         along = [1] * region.ndim
         along[axis] = len(kind)
         cvals |= (kind == HOLDS_CVAL).reshape(along)
-        missing |= (kind == HOLDS_NOTHING).reshape(along)
+        nothing |= (kind == HOLDS_NOTHING).reshape(along)
     region[cvals] = cval
+    # Masked elements (a block of dask.array.ma, gathered with its mask) are
+    # no values; a constant's position, gathered from element 0, keeps none.
+    missing = (np.ma.getmaskarray(piece) & ~cvals) | nothing
     if nan_policy == "omit" and region.dtype.kind in "fc":
         missing |= np.isnan(region)
     if skip_cval:
         missing |= cvals
     local = v.Geometry(axes, geometry.window, geometry.stride, values.shape,
                        dilation=geometry.dilation)
-    indices = locate(region, missing if missing.any() else None, np.asarray(values), local,
+    indices = locate(region, missing if missing.any() else None, np.ma.getdata(values), local,
                      "ignore", 0, None, impl)
     found = indices[..., 0] >= 0
     mapped = np.stack([report[np.maximum(indices[..., j], 0)]
