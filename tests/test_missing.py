@@ -791,3 +791,32 @@ def test_dask_masked_nan_policy_raise():
     loud = np.ma.masked_array([1.0, np.nan, 3.0, 4.0], mask=[1, 0, 0, 0])
     with pytest.raises(ValueError, match="holds NaN"):
         wk.max_pool(da.from_array(loud, chunks=2), 2, 1, nan_policy="raise").compute()
+
+
+@pytest.mark.parametrize("reduce", ["max", "min", "sum", "mean"])
+@pytest.mark.parametrize("method", ["auto", "separable", "van_herk"])
+def test_padded_omit_fast_loops_against_textbook(reduce, method):
+    """Beyond valid windows, "omit" runs the fast NaN-skipping loops on the
+    interior and the strips' pieces (positions of no element NaN): the
+    textbook loop's results for every mode, NaN cval, ceil_mode's
+    overhang, dilation, min_count and axes order, an all-NaN patch too."""
+    rng = np.random.default_rng(21)
+    x = rng.standard_normal((2, 15, 13))
+    x[rng.random(x.shape) < 0.25] = np.nan
+    x[1, 3:9, 2:8] = np.nan
+    before = x.copy()
+    for window, stride, keywords in [
+            (3, 1, dict(padding="same")), (3, 2, dict(padding=1)),
+            ((2, 4), (2, 3), dict(padding=(1, 2), ceil_mode=True)),
+            (3, 1, dict(padding="full", dilation=2))]:
+        for mode, cval in [(None, 0), ("constant", 0.5), ("constant", np.nan), ("edge", 0),
+                           ("reflect", 0), ("symmetric", 0), ("wrap", 0)]:
+            for min_count in (None, 0, 3):
+                for axes in ((1, 2), (2, 1)):
+                    call = dict(keywords, reduce=reduce, mode=mode, cval=cval, axes=axes,
+                                nan_policy="omit", min_count=min_count)
+                    want = wk.pool(x, window, stride, method="direct", **call)
+                    got = wk.pool(x, window, stride, method=method, **call)
+                    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12,
+                                               err_msg=str(call))
+    np.testing.assert_array_equal(x, before)

@@ -18,8 +18,13 @@ or ``impl="strided"``) run loops that skip NaN or locate as they pool:
   method, since a max or min and the first of its equals are the same by
   every method.
 
-Everything else but the textbook loop (padding, masked arrays, Dask,
-complex sums) runs the ordinary pools (every method, geometry and Dask) on arrays
+Beyond valid windows (padding, dilation, ``ceil_mode``) a float ndarray's
+values under ``"omit"`` come from the same loops, on the interior in place
+and on each border strip's gathered piece, whose positions of no element
+are NaN: no value (:func:`windowkit._padded.pool` with ``skip_nan``).
+
+Everything else but the textbook loop (masked arrays, Dask, complex sums,
+``return_indices`` beyond valid windows) runs the ordinary pools (every method, geometry and Dask) on arrays
 made from the input:
 
 - the values: a window's NaN-skipping max, min or sum is the ordinary one
@@ -41,8 +46,6 @@ scan on the padded region its windows cover, gathered from the input.
 geometry and all, with a NaN taken as no value
 (:func:`windowkit.kernels.direct.padded_extreme_pool` and
 :func:`windowkit.kernels.direct.padded_sum_pool`, their ``skip_nan``).
-
-Not yet here: NaN-skipping fast loops for the padded geometry.
 
 This module is called by :mod:`windowkit._api`, which hands it the call
 as a function of the array to pool; it imports the plan layer, never the
@@ -210,6 +213,14 @@ def pool(x, call, reduce, nan_policy, min_count, return_indices, out):
                           min_count=min_count)
     if skipping_loops and reduce in ("max", "min"):
         return _nan_extremes(data, geometry, call, reduce, min_count, values_out)
+    # Beyond valid windows: the same loops on the interior in place and on
+    # the border strips' pieces (see windowkit._padded._omitting_pool).
+    if (not masked and not lazy and not geometry.is_valid and call.impl != "strided"
+            and call.method != "direct" and not return_indices and nan_policy == "omit"
+            and data.dtype.kind == "f" and (reduce in ("max", "min") or _plan.held_counts_exact(
+                result_dtype, math.prod(geometry.window)))):
+        return _padded.pool(data, _padded_geometry(geometry), reduce, mode, cval, call.method,
+                            call.impl, values_out, skip_nan=True, min_count=min_count)
     if (call.method == "direct" and call.impl != "strided" and not masked and not lazy
             and nan_policy == "omit" and can_be_nan):
         return _textbook(data, geometry, reduce, mode, cval, min_count, call.impl, values_out,
@@ -259,13 +270,19 @@ def _nan_extremes(data, geometry, call, reduce, min_count, out):
     return values
 
 
+def _padded_geometry(geometry):
+    """``geometry`` with its dilation and padding spelled out, as
+    :func:`windowkit._padded.pool` takes it."""
+    n_axes = len(geometry.axes)
+    return dataclasses.replace(geometry, dilation=geometry.dilation or (1,) * n_axes,
+                               padding=geometry.padding or ((0, 0),) * n_axes)
+
+
 def _textbook(data, geometry, reduce, mode, cval, min_count, impl, values_out, indices_out,
               return_indices):
     """``method="direct"`` under ``"omit"``, any geometry: the textbook
     loops, NaN no value (their ``skip_nan``); the indices by the scan."""
-    n_axes = len(geometry.axes)
-    padded = dataclasses.replace(geometry, dilation=geometry.dilation or (1,) * n_axes,
-                                 padding=geometry.padding or ((0, 0),) * n_axes)
+    padded = _padded_geometry(geometry)
     values = _padded.pool(data, padded, reduce, mode, cval, "direct", impl, values_out,
                           skip_nan=True, min_count=min_count)
     if not return_indices:

@@ -426,8 +426,10 @@ def follows_memory(x, geometry):
 
 def pool(x, geometry, reduce, mode, cval, method, impl, out, skip_nan=False, min_count=1):
     """``pool`` with ``geometry``'s padding, dilation and ceil_mode.
-    ``skip_nan`` and ``min_count`` (``method="direct"`` only): see
-    :func:`windowkit._plan.padded_direct_plan`."""
+    ``skip_nan`` and ``min_count`` (float ``x``): NaN is no value, a window
+    of fewer than ``min_count`` values NaN; the textbook loop's (see
+    :func:`windowkit._plan.padded_direct_plan`) or the fast loops'
+    (:func:`_omitting_pool`)."""
     out = v.prepare_out(out, geometry.out_shape, v.pool_dtype(reduce, x.dtype), x)
     geometry, _ = in_loop_order(geometry, x.shape, x.strides)
     frame = frame_of(x.shape, geometry, mode)
@@ -437,8 +439,10 @@ def pool(x, geometry, reduce, mode, cval, method, impl, out, skip_nan=False, min
         # The textbook loop, padding and all (the teaching reference).
         return _plan.padded_direct_plan(x.shape, x.dtype, geometry, reduce, mode, cval, impl,
                                         skip_nan=skip_nan, min_count=min_count)(x, out)
-    assert not skip_nan, "NaN-skipping loops beyond valid windows: the textbook loop only"
     memory_order = follows_memory(x, geometry)
+    if skip_nan:
+        return _omitting_pool(x, frame, reduce, cval, method, impl, out, min_count,
+                              memory_order)
     inner = frame.interior_slices()
     if inner is not None:
         x_index, out_index = inner
@@ -450,6 +454,46 @@ def pool(x, geometry, reduce, mode, cval, method, impl, out, skip_nan=False, min
         pool_strip(gathered, frame, ranges, reduce, method, impl, out[out_slice(frame, ranges)],
                    memory_order)
     return out
+
+
+def _omitting_pool(x, frame, reduce, cval, method, impl, out, min_count, memory_order):
+    """The pool of float ``x`` under ``nan_policy="omit"`` by the fast
+    loops' NaN-skipping copies, in place on the interior; each border
+    strip's piece holds NaN where a window has no element (``"ignore"``,
+    a ``ceil_mode`` overhang): no value, so neither chosen nor counted."""
+    geometry = frame.geometry
+    inner = frame.interior_slices()
+    if inner is not None:
+        x_index, out_index = inner
+        dilated(_omitting_valid(geometry, reduce, method, impl, memory_order, min_count),
+                x[x_index], geometry, out[out_index])
+    for ranges in frame.strips():
+        gathered = piece(x, frame, ranges, cval, np.nan)
+        into = out[out_slice(frame, ranges)]
+        strip, _ = long_rows(geometry, into.shape)
+        dilated(_omitting_valid(strip, reduce, method, impl, memory_order, min_count),
+                gathered, strip, into)
+    return out
+
+
+def _omitting_valid(geometry, reduce, method, impl, memory_order, min_count):
+    """The valid pool skipping NaN (see :func:`windowkit._plan.pool_plan`):
+    sums and means count their values as they go; a max or min with
+    ``min_count`` above 1 counts them in a second pool."""
+    def run(view, stride, into):
+        if reduce in ("sum", "mean"):
+            _plan.pool(view, geometry.window, stride, geometry.axes, reduce, method, impl,
+                       into, memory_order, skip_nan=True, min_count=min_count)
+            return
+        _plan.pool(view, geometry.window, stride, geometry.axes, reduce, method, impl, into,
+                   memory_order, skip_nan=True)
+        if min_count > 1:
+            held = (~np.isnan(view)).astype(np.float32 if math.prod(geometry.window) < 2**24
+                                             else np.float64)
+            counts = _plan.pool(held, geometry.window, stride, geometry.axes, "sum", method,
+                                impl, None, memory_order)
+            np.copyto(into, np.nan, where=counts < min_count)
+    return run
 
 
 def pool_fill(reduce, dtype):
