@@ -24,8 +24,8 @@ and on each border strip's gathered piece, whose positions of no element
 are NaN: no value (:func:`windowkit._padded.pool` with ``skip_nan``).
 
 Everything else but the textbook loop (masked arrays, Dask, complex sums,
-``return_indices`` beyond valid windows) runs the ordinary pools (every method, geometry and Dask) on arrays
-made from the input:
+``return_indices`` beyond valid windows) runs the ordinary pools (every
+method, geometry and Dask) on arrays made from the input:
 
 - the values: a window's NaN-skipping max, min or sum is the ordinary one
   of the input with each missing element (a NaN under ``"omit"``, a masked

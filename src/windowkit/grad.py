@@ -179,8 +179,8 @@ def conv(grad_output, x, weight, stride=1, *, padding="valid", mode="constant", 
       to the element it copies). That ``conv`` runs at stride 1 and for
       ``method="direct"`` or ``impl`` other than ``"numba"``, and for thin
       products (``"auto"`` choosing ``"rows"``); at strides above 1 the
-      dilated gradient would be mostly zeros (three quarters
-      at stride 2 in 2-D), and the same sums are the adjoint of im2col
+      dilated gradient would be mostly zeros (three quarters at stride 2
+      in 2-D), and the same sums are the adjoint of im2col
       (:func:`windowkit._conv.input_gradient`): the weight matrix
       transposed times the output gradient, each column added back to
       the positions it was gathered from.
@@ -235,9 +235,9 @@ def conv(grad_output, x, weight, stride=1, *, padding="valid", mode="constant", 
 def _input_gradient(g3, weight, x_shape, geometry, mode, groups, options):
     """``grad_x`` of :func:`conv` for ``g3`` (batch, C_out, *out_spatial):
     the transposed convolution, or at strides above 1 col2im (see
-    :func:`conv`). Where the padding holds
-    a constant (which sends nothing back), only the input's own positions
-    are computed: the full convolution's padding less the forward's."""
+    :func:`conv`). Where the padding holds a constant (which sends nothing
+    back), only the input's own positions are computed: the full
+    convolution's padding less the forward's, or col2im's own positions."""
     n = weight.ndim - 2
     n_out, group_in = weight.shape[:2]
     group_out = n_out // groups
