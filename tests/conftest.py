@@ -103,10 +103,15 @@ settings.load_profile("windowkit")
 # pass ran as loops (scatter_columns 2, spread 2, and add_at 5: unpool over
 # the dtype classes test_grad sweeps, bool counted in int64), 641 with the
 # depthwise weight gradient's loop (conv_weight_rows 2, conv 1 more: every
-# method's gradients against autograd); the budget raised to 660 then,
-# room for about one more loop family. A change that multiplies compiles
+# method's gradients against autograd). 660 on a fresh clone of dd018c1
+# with an empty cache (its scalar functions compile there), once "omit"
+# beyond valid windows ran the NaN-skipping loops on the interior's views
+# and the strips' pieces (their any-layout copies, separable_pool,
+# van_herk_pool, block_pool and the held sums over the methods
+# test_missing sweeps) and Dask pooled masked blocks (locate_extreme on
+# int32): the budget 680, for headroom. A change that multiplies compiles
 # fails the run.
-SIGNATURE_BUDGET = 660
+SIGNATURE_BUDGET = 680
 
 
 def compiled():
