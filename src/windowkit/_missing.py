@@ -322,7 +322,9 @@ def _indexed_extremes(data, geometry, call, reduce, skip_nan, min_count, values_
     coordinates = np.empty(values4.shape + (n_axes,), np.int64)
     window_cols, stride_cols = geometry.window[-1], geometry.stride[-1]
     block = window_cols if 2 <= window_cols == stride_cols <= indexed.BLOCK_MAX else 0
-    one_pass = indexed.indexed_extreme_pool(reduce == "max", skip_nan, block, stride_cols == 1)
+    one_pass = indexed.indexed_extreme_pool(
+        reduce == "max", skip_nan, block,
+        stride_cols if stride_cols in indexed.FIXED_STRIDES else 0)
     rows = coordinates.reshape(values4.shape[:3] + (values4.shape[3] * n_axes,))
     work = _methods.pool_work(data.shape, geometry, "direct")  # one pass: output times window
     threaded = _methods.threaded(work, geometry, x4.dtype, data.nbytes)
