@@ -214,9 +214,12 @@ class PoolMissing(Timed):
     """Missing data beside the plain call on the same 2048x2048 float32
     image with 1% NaN (issue 17): ``nan_policy="omit"`` (``min_count`` 1,
     and 32 for the mean), and max pooling's ``return_indices`` on the
-    same data without NaN. "plain" is the call without them."""
+    same data without NaN. "plain" is the call without them; "same" and
+    "omit same" the calls padded to the input's shape (``mode="reflect"``),
+    "omit same" by the NaN-skipping loops on the interior and the strips."""
 
-    params = [["max 31/1", "mean 15/1", "max 2/2"], ["plain", "omit", "omit min_count", "indices"]]
+    params = [["max 31/1", "mean 15/1", "max 2/2", "max 3/2"],
+              ["plain", "omit", "omit min_count", "indices", "same", "omit same"]]
     param_names = ["case", "keywords"]
 
     def setup(self, case, keywords):
@@ -225,7 +228,10 @@ class PoolMissing(Timed):
         self.reduce = reduce
         self.keywords = {"plain": {}, "omit": {"nan_policy": "omit"},
                          "omit min_count": {"nan_policy": "omit", "min_count": 32},
-                         "indices": {"return_indices": True}}[keywords]
+                         "indices": {"return_indices": True},
+                         "same": {"padding": "same", "mode": "reflect"},
+                         "omit same": {"nan_policy": "omit", "padding": "same",
+                                       "mode": "reflect"}}[keywords]
         if keywords == "indices" and reduce != "max":
             self.keywords = {}  # a mean has no indices: the plain call
         self.x = make_input(SHAPES["2048x2048"], "float32")

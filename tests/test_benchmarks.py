@@ -31,6 +31,9 @@ CASES = [
     (bench_pool.PoolMissing, "time_pool", ("max 31/1", "omit")),
     (bench_pool.PoolMissing, "time_pool", ("mean 15/1", "omit min_count")),
     (bench_pool.PoolMissing, "time_pool", ("max 2/2", "indices")),
+    (bench_pool.PoolMissing, "time_pool", ("max 3/2", "indices")),
+    (bench_pool.PoolMissing, "time_pool", ("max 3/2", "omit same")),
+    (bench_pool.PoolMissing, "time_pool", ("mean 15/1", "omit same")),
     (bench_correlate.CorrelatePadded, "time_correlate", ("same", 2)),
     (bench_correlate.CorrelatePadded, "time_correlate", ("full", 1)),
 ] + [(bench_pool.PoolLayout, "time_pool", (layout, case)) for layout in ("HWC", "F")
