@@ -345,7 +345,7 @@ def _gathered(x, frame, ranges):
     """The lazy piece the border strip ``ranges`` reads (its positions
     without an input element hold arbitrary input values, filled in each
     block), one chunk along the windowed axes; and its index tables."""
-    index, gathers, tables = _padded.span(frame, ranges)
+    index, gathers, tables, _ = _padded.span(frame, ranges)
     piece = x[index]
     for axis, table in gathers:
         piece = piece[(slice(None),) * axis + (table,)]

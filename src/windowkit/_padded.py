@@ -199,10 +199,12 @@ frame_of = functools.lru_cache(maxsize=64)(Frame)
 
 def span(frame, ranges):
     """Where the outputs ``ranges`` read in the input: ``(index, gathers,
-    tables)``, the slice their index tables span, the ``(axis, table)`` to
-    gather along each axis whose table is not a run of input indices
-    (relative to the slice; 0 at positions that hold no input element),
-    and the tables themselves. Kept on the frame."""
+    tables, fills)``, the slice their index tables span, the ``(axis,
+    table)`` to gather along each axis whose table is not a run of input
+    indices (relative to the slice; 0 at positions that hold no input
+    element), the tables themselves, and where the fills go
+    (:func:`fill_positions`). Kept on the frame: a call's strips come back
+    call after call."""
     key = tuple(map(tuple, ranges))
     if key not in frame.spans:
         frame.spans[key] = _span(frame, ranges)
@@ -221,13 +223,13 @@ def _span(frame, ranges):
             low = held.min() if held.size else 0
             index[axis] = slice(low, held.max() + 1 if held.size else 1)
             gathers.append((axis, np.where(table >= 0, table - low, 0)))
-    return tuple(index), gathers, tables
+    return tuple(index), gathers, tables, fill_positions(g.axes, tables, len(frame.shape))
 
 
 def piece(x, frame, ranges, fill_cval, fill_ignore):
     """The padded input the outputs ``ranges`` read, gathered (a copy the
     size of their windows' span)."""
-    index, gathers, tables = span(frame, ranges)
+    index, gathers, tables, fills = span(frame, ranges)
     # The gathers come last, on the sliced view (the whole input, were it
     # not sliced, would be read).
     gathered = x[index]
@@ -238,7 +240,8 @@ def piece(x, frame, ranges, fill_cval, fill_ignore):
     if not gathers:  # every window of the strip lies in x: a copy to fill
         gathered = gathered.copy()
 
-    fill(gathered, frame.geometry.axes, tables, fill_cval, fill_ignore)
+    for is_cval, at in fills:
+        gathered[at] = fill_cval if is_cval else fill_ignore
     return gathered
 
 
@@ -259,13 +262,23 @@ def take(a, table, axis, turned=False):
 def fill(gathered, axes, tables, fill_cval, fill_ignore):
     """Write the fills at the positions of ``gathered`` (gathered through
     ``tables``) that hold no input element."""
-    for value, marker in ((fill_cval, CVAL), (fill_ignore, IGNORE)):
+    for is_cval, index in fill_positions(axes, tables, gathered.ndim):
+        gathered[index] = fill_cval if is_cval else fill_ignore
+
+
+def fill_positions(axes, tables, ndim):
+    """``(is_cval, index)`` for each fill :func:`fill` writes, in its order:
+    the constant's positions, then those of no element, one windowed axis
+    at a time (an index of ``ndim`` entries, a mask along that axis)."""
+    positions = []
+    for is_cval, marker in ((True, CVAL), (False, IGNORE)):
         for axis, table in zip(axes, tables):
             where = table == marker
             if where.any():
-                index = [slice(None)] * gathered.ndim
+                index = [slice(None)] * ndim
                 index[axis] = where
-                gathered[tuple(index)] = value
+                positions.append((is_cval, tuple(index)))
+    return positions
 
 
 def needs_fill(tables):
@@ -367,6 +380,7 @@ def _auto_method(op, shape, strides, dtype, geometry, out_shape):
                            "numba", view.strides if strides else None).choice.method
 
 
+@functools.lru_cache(maxsize=256)
 def long_rows(geometry, out_shape):
     """``(geometry, order)``: for a border strip whose outputs are short along
     the last windowed axis (at most ``SHORT_ROW`` of them) and long along
@@ -394,6 +408,7 @@ def permuted(geometry, order):
                       entries(g.dilation), entries(g.padding), g.ceil_mode)
 
 
+@functools.lru_cache(maxsize=256)
 def in_loop_order(geometry, shape, strides):
     """``(geometry, order)``: ``geometry`` with its windowed axes in the order
     the loops run them on an array of ``shape`` and ``strides`` (windowed
@@ -416,9 +431,14 @@ def follows_memory(x, geometry):
     C-ordered x runs the axes' order, as a Dask block does, even where its
     view would be reordered (an axis of length 1 counts as the slowest):
     the order of a float sum's additions depends on it."""
-    strides = x.strides
-    return (_plan.reversed_axes(geometry, x.shape, strides) is not None
-            or _plan.in_memory_order(geometry, x.shape, strides)[1] is not None)
+    return _follows_memory(geometry, x.shape, x.strides)
+
+
+@functools.lru_cache(maxsize=256)
+def _follows_memory(geometry, shape, strides):
+    """:func:`follows_memory`, cached: a call's regions repeat call after call."""
+    return (_plan.reversed_axes(geometry, shape, strides) is not None
+            or _plan.in_memory_order(geometry, shape, strides)[1] is not None)
 
 
 # -- the operations ----------------------------------------------------------------
