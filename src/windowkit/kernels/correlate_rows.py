@@ -200,7 +200,9 @@ def conv_weight_rows(x, grad_output, stride, dilation, zero, first_task, stop_ta
     element, the output gradient times the inputs that element read. The
     products are added along each output row into a row of partial sums
     (elementwise, so vectorised), and the row summed once the element's
-    rows are done. One task is one output channel.
+    rows are done. One task is one output channel. ``grad_output``'s rows
+    are read as contiguous (:func:`~windowkit.kernels._jit.row_view`): the
+    caller passes it C-ordered.
     Cost: one multiply-add per weight element per output, vectorised.
     Scratch: one output row.
     """
