@@ -705,7 +705,9 @@ def unpool(values, indices, shape, *, axes=None, impl="numba"):
     impl : {"numba", "python", "strided"}, optional
         The loop that adds each value at its index
         (:func:`windowkit.kernels.add_at`) compiled, or interpreted; or
-        the vectorised reference, ``np.add.at``. bool values add as "or".
+        the vectorised reference, ``np.add.at``. bool values add as "or";
+        float16 values add in float32, rounded once (``np.add.at`` rounds
+        each add to float16).
 
     Returns
     -------
