@@ -57,3 +57,34 @@ class Grad(_Layer, Timed):
 
     def time_grad_conv(self, channels, kernel, stride, groups):
         self.backward()
+
+
+class PoolGrad(Timed):
+    """windowkit.grad.pool and wk.unpool on the same batch of feature maps:
+    max pooling's gradient (the forward with return_indices, then unpool),
+    mean pooling's (the spread loop), and unpool alone."""
+
+    params = [["max", "mean", "unpool"], ["2/2", "3/2 padding 1"]]
+    param_names = ["op", "windows"]
+
+    def setup(self, op, windows):
+        self.window, self.stride = (2, 2) if windows == "2/2" else (3, 2)
+        self.padding = 0 if windows == "2/2" else 1
+        self.x = make_input((8, 64, 56, 56), "float32") - 0.5
+        reduce = "mean" if op == "mean" else "max"
+        values, self.indices = wk.max_pool(self.x, self.window, self.stride, axes=(2, 3),
+                                           padding=self.padding, return_indices=True)
+        self.reduce = reduce
+        self.grad_output = make_input(values.shape, "float32", seed=2) - 0.5
+        self.op = op
+        self.run()  # compiled outside the timing
+
+    def run(self):
+        if self.op == "unpool":
+            wk.unpool(self.grad_output, self.indices, self.x.shape, axes=(2, 3))
+        else:
+            wk.grad.pool(self.grad_output, self.x, self.window, self.stride, reduce=self.reduce,
+                         axes=(2, 3), padding=self.padding)
+
+    def time_pool_gradient(self, op, windows):
+        self.run()

@@ -8,7 +8,7 @@ import itertools
 
 import pytest
 
-from benchmarks import bench_correlate, bench_loops, bench_pool
+from benchmarks import bench_conv, bench_correlate, bench_loops, bench_pool
 from benchmarks.common import SHAPES, stride_value, too_slow
 from windowkit.kernels import _jit
 
@@ -34,6 +34,9 @@ CASES = [
     (bench_pool.PoolMissing, "time_pool", ("max 3/2", "indices")),
     (bench_pool.PoolMissing, "time_pool", ("max 3/2", "omit same")),
     (bench_pool.PoolMissing, "time_pool", ("mean 15/1", "omit same")),
+    (bench_conv.PoolGrad, "time_pool_gradient", ("max", "3/2 padding 1")),
+    (bench_conv.PoolGrad, "time_pool_gradient", ("mean", "2/2")),
+    (bench_conv.PoolGrad, "time_pool_gradient", ("unpool", "2/2")),
     (bench_correlate.CorrelatePadded, "time_correlate", ("same", 2)),
     (bench_correlate.CorrelatePadded, "time_correlate", ("full", 1)),
 ] + [(bench_pool.PoolLayout, "time_pool", (layout, case)) for layout in ("HWC", "F")
