@@ -10,7 +10,7 @@ where its window read.
 Reading a window and adding back into it are the same loop nest with the
 assignment turned round. Windows overlap, so two outputs may add to the
 same element: one task is one batch item, whose elements no other task
-touches, and within it the adds run in the outputs' order, so results are
+touches, and within it the adds run in one fixed order, so results are
 bitwise identical for any number of threads.
 
 Print a loop with ``inspect.getsource(windowkit.kernels.spread.python)``.
