@@ -507,23 +507,16 @@ def _padded_positions(n, padding, mode, length):
     the input index each position is read from, whether it holds an input
     element (a copy, too), the constant or nothing (``"ignore"``, past the
     padded end), and the coordinate it reports (a constant: its position,
-    outside ``[0, n)``). ``np.pad`` of the indices is the rule."""
+    outside ``[0, n)``), by the padded pools' own rule
+    (:func:`windowkit._padded.source_index`)."""
     before, after = padding
-    padded = n + before + after
-    size = max(length, padded)
-    positions = np.arange(size) - before
-    kind = np.full(size, HOLDS_NOTHING, np.intp)
-    if mode in ("ignore", "constant"):
-        report = positions
-        kind[before:before + n] = HOLDS_INPUT
-        if mode == "constant":
-            kind[:before], kind[before + n:padded] = HOLDS_CVAL, HOLDS_CVAL
-    else:
-        report = np.zeros(size, np.intp)
-        report[:padded] = np.pad(np.arange(n), padding, mode=mode)
-        kind[:padded] = HOLDS_INPUT
-    take = np.where(kind == HOLDS_INPUT, report, 0)
-    return take[:length], kind[:length], report[:length]
+    positions = np.arange(length)
+    index = _padded.source_index(positions, n, before, after, mode)
+    kind = np.where(index >= 0, HOLDS_INPUT,
+                    np.where(index == _padded.CVAL, HOLDS_CVAL, HOLDS_NOTHING))
+    report = np.where(index >= 0, index, positions - before)
+    take = np.where(index >= 0, index, 0)
+    return take, kind, report
 
 
 def _block_indices(piece, values, geometry, pieces, cval, skip_cval, nan_policy, impl):
