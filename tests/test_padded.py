@@ -645,3 +645,37 @@ def test_long_border_strips_of_a_correlation():
         want = ref.padded_correlate(x, kernel, (1, 1), (0, 1), pads, (1, 1), mode, 0.5, False)
         np.testing.assert_allclose(wk.correlate(x, kernel, padding="same", mode=mode, cval=0.5),
                                    want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int32", "float32", "complex64"])
+def test_padded_rows_loop_is_the_textbook_loop_bitwise(dtype, monkeypatch):
+    """Beyond valid, undilated windows the rows loop takes the border itself
+    (kernels.padded_correlate_rows, reading x in place): its sums add the
+    textbook loop's terms in its order, so the two agree bitwise, for every
+    mode, kind of padding, stride (summed at every column up to 8, else
+    not), 1-D to 3-D and batch axes; interpreted too."""
+    from windowkit import _padded
+
+    taken = []
+    original = _padded.padded_rows
+    monkeypatch.setattr(_padded, "padded_rows", lambda *args: taken.append(1) or original(*args))
+    x = rng_input((2, 6, 9, 11), dtype, seed=21)
+    cases = [((3,), (3,)), ((2, 4), (2, 3)), ((3, 2, 3), (1, 2, 3))]
+    for kernel_shape, axes in cases:
+        kernel = rng_input(kernel_shape, dtype, seed=22, specials=False)
+        for mode, padding, stride in itertools.product(
+                MODES[1:], ["same", "full", 1, 2], [1, 2, 9]):
+            call = dict(axes=axes, padding=padding, mode=mode, cval=3)
+            textbook = wk.correlate(x, kernel, stride, method="direct", **call)
+            before = len(taken)
+            np.testing.assert_array_equal(wk.correlate(x, kernel, stride, method="rows", **call),
+                                          textbook, strict=True)
+            assert len(taken) == before + 1  # the loop, not the border strips
+            np.testing.assert_array_equal(wk.convolve(x, kernel, stride, **call),
+                                          wk.convolve(x, kernel, stride, method="direct", **call),
+                                          strict=True)
+    x = rng_input((2, 6, 9, 11), dtype, seed=23, specials=False)  # NaN warns interpreted
+    kernel = rng_input((2, 3), dtype, seed=24, specials=False)
+    call = dict(axes=(2, 3), padding="same", mode="reflect", method="rows")
+    np.testing.assert_array_equal(wk.correlate(x, kernel, 2, impl="python", **call),
+                                  wk.correlate(x, kernel, 2, **call))

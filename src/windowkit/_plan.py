@@ -35,6 +35,7 @@ from .kernels import (
     block_pool,
     correlate_rows,
     extreme_2x2_pool,
+    padded_correlate_rows,
     held_sum_pool,
     held_van_herk_pool,
     row_uses_doubling,
@@ -695,6 +696,40 @@ def correlate_plan(shape, dtype, kernel, stride, axes, method, impl, flip, strid
         plan.loop, plan.args = _FFT, (weights, stride3)
     else:
         plan.loop, plan.args = correlate_rows, (weights, stride3, np.intp(step))
+    return plan
+
+
+def padded_rows_plan(shape, dtype, kernel, geometry, tables, cval, impl, flip):
+    """The :class:`Plan` that correlates (``flip``: convolves) beyond valid,
+    undilated windows by :func:`~windowkit.kernels.padded_correlate_rows`,
+    reading ``x`` in place, border and all. ``tables``: the index table of
+    each windowed axis over the positions its outputs' windows span (see
+    :func:`windowkit._padded.source_index`). The axes run in their default
+    order."""
+    result = v.correlate_dtype(dtype, kernel.dtype)
+    plan = _new_plan(shape, geometry, result, impl, others=(kernel,))
+    plan.stage = _staging(dtype, impl)
+    weights = np.flip(kernel) if flip else np.conj(kernel)
+    weights = np.ascontiguousarray(weights.astype(v.accumulator_dtype(result)).reshape(
+        _methods.pad3(weights.shape, 1)))
+    plan.compute = weights.dtype
+    stride3 = _methods.pad3(geometry.stride, 1)
+    # The sums along a row, as the loop indexes them, and those whose
+    # windows lie wholly in x (see padded_correlate_rows).
+    n, k, s = shape[geometry.axes[-1]], geometry.window[-1], geometry.stride[-1]
+    before = geometry.padding[-1][0]
+    out_cols = geometry.out_shape[geometry.axes[-1]]
+    pace = 1 if 1 < s <= FULL_ROW_STRIDE_MAX else s
+    n_sums = (out_cols - 1) * s + 1 if pace == 1 else out_cols
+    lo = min(-(-before // pace), n_sums)
+    hi = max(lo, min(n_sums, (before + n - k) // pace + 1))
+    unpadded = (np.zeros(1, np.intp),) * (3 - len(tables))
+    cval = (plan.stage or dtype.newbyteorder("=")).type(cval)
+    plan.threaded = _methods.threaded(_methods.correlate_work(shape, geometry, "rows"), geometry,
+                                      plan.compute, math.prod(shape) * dtype.itemsize)
+    plan.loop = padded_correlate_rows
+    plan.args = (weights, stride3, *unpadded, *tables, np.intp(lo), np.intp(hi),
+                 np.intp(before), cval)
     return plan
 
 

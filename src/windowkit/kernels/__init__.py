@@ -21,7 +21,7 @@ docs/methods.md describes each algorithm and its exactness.
 
 from .adjoint import add_at, spread
 from .columns import gather_columns, scatter_columns
-from .correlate_rows import conv_rows, conv_weight_rows, correlate_rows
+from .correlate_rows import conv_rows, conv_weight_rows, correlate_rows, padded_correlate_rows
 from .direct import (
     conv,
     correlate,
@@ -38,7 +38,7 @@ from .van_herk import held_van_herk_pool, van_herk_pool
 
 __all__ = [
     "extreme_pool", "sum_pool", "correlate", "padded_extreme_pool", "padded_sum_pool",
-    "padded_correlate", "conv", "correlate_rows", "conv_rows", "gather_columns",
+    "padded_correlate", "conv", "correlate_rows", "padded_correlate_rows", "conv_rows", "gather_columns",
     "scatter_columns", "conv_weight_rows", "spread", "add_at",
     "separable_pool", "block_pool",
     "extreme_2x2_pool", "held_sum_pool", "held_van_herk_pool", "van_herk_pool",

@@ -64,6 +64,80 @@ def correlate_rows(x, weights, stride, step, first_task, stop_task, out):
                     target[p * step + c] = scratch[p * stride_cols * step + c]
 
 
+@loop(output_rows)
+def padded_correlate_rows(x, weights, stride, depth_index, row_index, col_index, lo, hi,
+                          before, cval, first_task, stop_task, out):
+    """:func:`correlate_rows` beyond valid windows, reading ``x`` in place.
+
+    The index tables say which input depth plane, row and column each padded
+    position holds (-1: the constant ``cval``), one per windowed axis over
+    the positions the outputs' windows span (see
+    :func:`windowkit._padded.source_index`). A window row that lies in the
+    padding along the rows or planes is a row of ``cval``. Along a row, the
+    sums ``lo`` to ``hi`` (those whose windows lie wholly in ``x``'s
+    columns, ``before`` columns of padding before them) are the valid
+    loop's, vectorised on the input row in place; the few on either side
+    take their columns through the table (:func:`correlate_border`), from
+    the same input rows while they are in cache. The sums are indexed as
+    :func:`correlate_rows` indexes them (every column at strides 2 to
+    :data:`FULL_ROW_STRIDE_MAX`, else every output); each adds its terms in
+    the textbook order, so the result is
+    :func:`~windowkit.kernels.direct.padded_correlate`'s, bitwise.
+    One task is one output row.
+    Cost per output: one multiply-add per kernel element, as correlate_rows.
+    Scratch: a row of ``cval`` as long as ``x``'s; a row of sums at strides
+    2 to 8.
+    """
+    window_depth, window_rows, window_cols = weights.shape
+    stride_depth, stride_rows, stride_cols = stride
+    n_batch, out_depth, out_rows, out_cols = out.shape
+    full_row = 1 < stride_cols <= FULL_ROW_STRIDE_MAX
+    pace = 1 if full_row else stride_cols  # input columns from one sum to the next
+    n_sums = (out_cols - 1) * stride_cols + 1 if full_row else out_cols
+    scratch = np.empty(n_sums if full_row else 0, out.dtype)
+    constant = np.empty(x.shape[3], x.dtype)
+    for c in range(constant.shape[0]):
+        constant[c] = cval
+    for task in range(first_task, stop_task):
+        b = task // (out_depth * out_rows)
+        d = task // out_rows % out_depth
+        r = task % out_rows
+        target = row_view(out, b, d, r)
+        sums = scratch if full_row else target
+        for c in range(n_sums):
+            sums[c] = 0
+        for i in range(window_depth):
+            plane = depth_index[d * stride_depth + i]
+            for j in range(window_rows):
+                source_row = row_index[r * stride_rows + j]
+                if plane < 0 or source_row < 0:
+                    row = constant
+                else:
+                    row = row_view(x, b, plane, source_row)
+                if lo < hi:
+                    correlate_row(sums[lo:hi], row[lo * pace - before:], weights[i, j], pace)
+                correlate_border(sums, row, weights[i, j], col_index, pace, 0, lo, cval)
+                correlate_border(sums, row, weights[i, j], col_index, pace, max(lo, hi), n_sums,
+                                 cval)
+        if full_row:
+            for c in range(out_cols):
+                target[c] = scratch[c * stride_cols]
+
+
+@helper
+def correlate_border(sums, row, weights, col_index, pace, first, stop, cval):
+    """``sums[c] += row[col_index[c * pace + k]] * weights[k]`` for each ``k``
+    in turn, for ``c`` from ``first`` to ``stop``; ``cval`` where the table
+    holds -1 (:func:`padded_correlate_rows`' border columns)."""
+    for c in range(first, stop):
+        total = sums[c]
+        for k in range(weights.shape[0]):
+            source = col_index[c * pace + k]
+            value = row[source] if source >= 0 else cval
+            total += value * weights[k]
+        sums[c] = total
+
+
 # Weights per pass over the output row at stride 1: each output is loaded
 # and stored once per pass, and a pass of this many weights keeps its sum in
 # a register in between. 11x11 float32 on 2048x2048 ran 1.3x faster than
