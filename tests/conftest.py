@@ -111,8 +111,12 @@ settings.load_profile("windowkit")
 # test_missing sweeps) and Dask pooled masked blocks (locate_extreme on
 # int32): the budget 680, for headroom. 668 on a fresh clone of e896ae6,
 # once the index loop had copies for column stride 2 (indexed_extreme_pool
-# 6 more). A change that multiplies compiles fails the run.
-SIGNATURE_BUDGET = 680
+# 6 more). 678 in a full local run of a04485d, once padded, undilated
+# correlations by the rows loop ran padded_correlate_rows (8: the dtype
+# classes and layouts test_padded sweeps), some correlate_rows copies no
+# longer compiling for strips: the budget 700. A change that multiplies
+# compiles fails the run.
+SIGNATURE_BUDGET = 700
 
 
 def compiled():
