@@ -589,9 +589,8 @@ def padded_rows(x, kernel, frame, cval, impl, flip):
     ``frame``, kept as the plan layer keeps the valid ones."""
     def make():
         full = [(0, frame.geometry.out_shape[axis]) for axis in frame.geometry.axes]
-        _, _, tables, _ = span(frame, full)
-        return _plan.padded_rows_plan(x.shape, x.dtype, kernel, frame.geometry, tables,
-                                      cval[()], impl, flip)
+        return _plan.padded_rows_plan(x.shape, x.dtype, kernel, frame.geometry,
+                                      frame.tables(full), cval[()], impl, flip)
 
     if kernel.size > _plan.CACHED_KERNEL_MAX:
         return make()

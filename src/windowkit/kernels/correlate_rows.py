@@ -119,6 +119,9 @@ def padded_correlate_rows(x, weights, stride, depth_index, row_index, col_index,
                 if lo < hi:
                     correlate_row(sums[lo:hi], row[lo * pace - before:], weights[i, j], pace)
         # The border sums, before lo and from hi on: each window in one loop.
+        # Its window rows are looked up as above, written out: a helper
+        # returning the row (the constant or a view) made the loop 1.28x
+        # the valid loop's time on one thread, against 1.08x.
         c = 0
         while c < n_sums:
             if c == lo:
