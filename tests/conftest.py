@@ -114,9 +114,14 @@ settings.load_profile("windowkit")
 # 6 more). 678 in a full local run of a04485d, once padded, undilated
 # correlations by the rows loop ran padded_correlate_rows (8: the dtype
 # classes and layouts test_padded sweeps), some correlate_rows copies no
-# longer compiling for strips: the budget 700. A change that multiplies
+# longer compiling for strips: the budget 700. 706 in a full local run
+# once padded, undilated pools by the separable method ran
+# padded_separable_pool (28: max, min and the sums into their two result
+# dtypes, over the dtype classes and the C and any-layout copies
+# test_padded sweeps; the strips' separable copies still compile for the
+# methods that keep the regions): the budget 730. A change that multiplies
 # compiles fails the run.
-SIGNATURE_BUDGET = 700
+SIGNATURE_BUDGET = 730
 
 
 def compiled():

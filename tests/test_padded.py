@@ -421,10 +421,18 @@ def test_explain_and_choose_method_report_the_padding():
     assert wk.explain(10, 3, dilation=2).out_shape == (6,)
     choice = wk.choose_method("max", (112, 112), 3, 2, padding=1)
     assert choice.padding == ((1, 1), (1, 1))
-    assert "touch the padding" in choice.layout
+    assert "the separable loop takes the border itself" in choice.layout
+    # van Herk's by the valid rule, within its margin: separable, border and all.
+    choice = wk.choose_method("mean", (256, 256), 5, 1, padding="same")
+    assert choice.method == "separable" and "within 1.25 of van Herk" in choice.reason
+    choice = wk.choose_method("mean", (256, 256), 15, 1, padding="same")
+    assert choice.method == "van_herk" and "touch the padding" in choice.layout
+    choice = wk.choose_method("correlate", (64, 64), (3, 3), padding="same")
+    assert choice.method == "rows" and "the rows loop takes the border itself" in choice.layout
     assert wk.choose_method("max", (112, 112), 3, 2).padding is None
     choice = wk.choose_method("correlate", (64, 64), (3, 3), padding="same", dilation=2)
     assert choice.padding == ((2, 2), (2, 2)) and "residue class" in choice.layout
+    assert "touch the padding" in choice.layout
 
 
 # -- random geometries -----------------------------------------------------------------
@@ -679,3 +687,64 @@ def test_padded_rows_loop_is_the_textbook_loop_bitwise(dtype, monkeypatch):
     call = dict(axes=(2, 3), padding="same", mode="reflect", method="rows")
     np.testing.assert_array_equal(wk.correlate(x, kernel, 2, impl="python", **call),
                                   wk.correlate(x, kernel, 2, **call))
+
+
+@pytest.mark.parametrize("dtype", ["uint8", "int32", "float32", "float64"])
+def test_padded_separable_loop_is_the_valid_loop_on_the_padded_input(dtype, monkeypatch):
+    """Beyond valid, undilated windows the separable loop takes the border
+    itself (kernels.padded_separable_pool, reading x in place). Each padded
+    position holds what np.pad puts there, combined in the valid loop's
+    order, so the result is the valid separable loop's on np.pad's copy,
+    bitwise (for "ignore", a copy padded with the value that changes
+    nothing; its means divide by each window's count, as the reference
+    does), for every mode, kind of padding, stride, 1-D to 3-D windows and
+    batch axes; ceil_mode against the reference; interpreted too."""
+    from windowkit import _padded
+
+    taken = []
+    original = _padded.padded_separable
+    monkeypatch.setattr(_padded, "padded_separable",
+                        lambda *args: taken.append(1) or original(*args))
+    x = rng_input((2, 6, 9, 11), dtype, seed=31)
+    reductions = ["max", "min", "sum", "mean"]
+    cases = [((3,), (3,)), ((2, 4), (2, 3)), ((3, 2, 3), (1, 2, 3)), ((5,), (1,))]
+    for (window, axes), mode, padding, stride, reduce in itertools.product(
+            cases, MODES, ["same", "full", 1, (0, 2)], [1, 2, 5], reductions):
+        if window[-1] == stride:
+            continue  # windows side by side along the rows: block_pool's regions
+        if padding == (0, 2):
+            padding = (0,) * (len(window) - 1) + ((0, 2),)
+        try:
+            before = len(taken)
+            got = check_pool(x, window, stride, reduce=reduce, axes=axes, padding=padding,
+                             mode=mode, cval=3, method="separable")  # against the reference
+        except ValueError as error:  # a window of padding alone, with "ignore"
+            assert "holds no element" in str(error) and mode == "ignore"
+            continue
+        assert len(taken) == before + 1  # the loop, not the border strips
+        pads = [(0, 0)] * x.ndim  # np.pad's, per axis of x
+        for axis, pair in zip(axes, resolved(padding, x.shape, axes, window,
+                                             (stride,) * len(window), (1,) * len(window))):
+            pads[axis] = pair
+        if mode == "ignore" and reduce == "mean":
+            continue  # its divisor is each window's count: checked above
+        if mode == "ignore":
+            fill = _padded.pool_fill(reduce, x.dtype)
+            padded = np.pad(x, pads, mode="constant", constant_values=fill)
+        elif mode == "constant":
+            padded = np.pad(x, pads, mode="constant", constant_values=3)
+        else:
+            padded = np.pad(x, pads, mode=mode)
+        np.testing.assert_array_equal(
+            got, wk.pool(padded, window, stride, axes=axes, reduce=reduce, method="separable"),
+            strict=True)
+    for reduce in reductions:  # ceil_mode's overhang, and the interpreted loop
+        call = dict(axes=(2, 3), padding=1, ceil_mode=True, reduce=reduce)
+        for mode in ("ignore", "constant"):
+            before = len(taken)
+            check_pool(x, 3, 2, mode=mode, method="separable", **call)
+            assert len(taken) == before + 1
+        plain = rng_input((2, 6, 9, 11), dtype, seed=32, specials=False)  # NaN warns interpreted
+        np.testing.assert_array_equal(wk.pool(plain, 3, 2, method="separable", impl="python",
+                                              **call),
+                                      wk.pool(plain, 3, 2, method="separable", **call))

@@ -832,8 +832,23 @@ def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64
     layout = _plan.layout(plan, shape, geometry.axes)
     if padded.is_valid:
         return dataclasses.replace(choice, layout=layout)
-    layout += ("; the interior windows on x in place, those that touch the padding "
-               "from gathered pieces of it")
+    in_loop, memory_order = padded, False
+    if not correlation or choice.method == "rows":
+        in_loop, _ = _padded.in_loop_order(padded, shape, strides)
+        memory_order = _padded._follows_memory(in_loop, shape, strides)
+    if correlation and choice.method == "rows" and not memory_order and all(
+            d == 1 for d in padded.dilation):
+        layout += "; the rows loop takes the border itself, reading x in place"
+    elif not correlation and _padded.border_in_loop(shape, dtype, in_loop, op, "auto", "numba",
+                                                    memory_order):
+        if choice.method != "separable":
+            choice = dataclasses.replace(choice, method="separable", reason=(
+                f"{choice.reason}; padded, within {_padded.VAN_HERK_MARGIN} of van Herk: "
+                "separable, its border in the loop"))
+        layout += "; the separable loop takes the border itself, reading x in place"
+    else:
+        layout += ("; the interior windows on x in place, those that touch the padding "
+                   "from gathered pieces of it")
     if any(d > 1 for d in padded.dilation):
         layout += f"; dilation {padded.dilation}: one strided view of x per residue class"
     return dataclasses.replace(choice, layout=layout, padding=padded.padding)

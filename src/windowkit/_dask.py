@@ -194,9 +194,13 @@ def in_loop_order(geometry, shape, itemsize):
     """:func:`windowkit._padded.in_loop_order` for a C-ordered array of
     ``shape``: the order the in-memory call's loops run. Blocks then run
     that order as given, so a float sum adds in the same order."""
-    strides = tuple(int(np.prod(shape[i + 1:], dtype=np.int64)) * itemsize
-                    for i in range(len(shape)))
-    return _padded.in_loop_order(geometry, shape, strides)
+    return _padded.in_loop_order(geometry, shape, c_strides(shape, itemsize))
+
+
+def c_strides(shape, itemsize):
+    """The strides of a C-ordered array of ``shape``."""
+    return tuple(int(np.prod(shape[i + 1:], dtype=np.int64)) * itemsize
+                 for i in range(len(shape)))
 
 
 # Blocks run their axes in the whole array's loop order (in_loop_order),
@@ -241,10 +245,15 @@ def padded_pool(x, geometry, reduce, mode, cval, method, impl):
     if mode == "ignore":
         _padded.check_windows_hold_elements(frame)
     dtype = v.pool_dtype(reduce, x.dtype)
+    # Where the in-memory call runs the separable loop border and all, the
+    # regions run that loop unturned: its sums, bitwise.
+    in_loop = _padded.border_in_loop(
+        x.shape, x.dtype, geometry, reduce, method, impl,
+        _padded._follows_memory(geometry, x.shape, c_strides(x.shape, x.dtype.itemsize)))
 
     def interior(view, out_shape):
-        resolved = _padded.region_method(reduce, method, view.shape, geometry, out_shape,
-                                         x.dtype)
+        resolved = "separable" if in_loop else _padded.region_method(
+            reduce, method, view.shape, geometry, out_shape, x.dtype)
         units = interior_units(geometry, reduce, resolved, x.dtype)
         return windowed(view, _extent_geometry(geometry), dtype, _pool_interior_block, units,
                         geometry=geometry, reduce=reduce, method=resolved, impl=impl)
@@ -255,11 +264,11 @@ def padded_pool(x, geometry, reduce, mode, cval, method, impl):
             reduce == "mean" and x.dtype == np.float16) else x.dtype
         # As pool_strip resolves it: with the axes long_rows may swap.
         turned, _ = _padded.long_rows(geometry, out_shape)
-        resolved = _padded.region_method(summed, method, piece.shape, turned, out_shape,
-                                         piece_dtype)
+        resolved = "separable" if in_loop else _padded.region_method(
+            summed, method, piece.shape, turned, out_shape, piece_dtype)
         return _strip(piece, geometry.axes, ranges, dtype, _pool_strip_block, frame=frame,
                       tables=tables, fills=(cval, _padded.pool_fill(reduce, x.dtype)),
-                      reduce=reduce, method=resolved, impl=impl)
+                      reduce=reduce, method=resolved, impl=impl, turn=not in_loop)
 
     return _around_interior(x, frame, interior, strip)
 
@@ -395,11 +404,11 @@ def _pool_interior_block(block, *, geometry, reduce, method, impl):
     return into
 
 
-def _pool_strip_block(block, *, frame, ranges, tables, fills, reduce, method, impl):
+def _pool_strip_block(block, *, frame, ranges, tables, fills, reduce, method, impl, turn):
     axes = frame.geometry.axes
     into = np.empty(_strip_shape(block.shape, axes, ranges), v.pool_dtype(reduce, block.dtype))
     _padded.pool_strip(_filled(block, axes, tables, fills), frame, ranges, reduce, method, impl,
-                       into, memory_order=False)
+                       into, memory_order=False, turn=turn)
     return into
 
 

@@ -40,8 +40,9 @@ import math
 
 import numpy as np
 
-from . import _plan
+from . import _methods, _plan
 from . import _validation as v
+from .kernels import BLOCK_MAX
 
 # Index-table entries for padded positions that hold no input element.
 CVAL, IGNORE = -1, -2
@@ -463,6 +464,10 @@ def pool(x, geometry, reduce, mode, cval, method, impl, out, skip_nan=False, min
     if skip_nan:
         return _omitting_pool(x, frame, reduce, cval, method, impl, out, min_count,
                               memory_order)
+    if border_in_loop(x.shape, x.dtype, geometry, reduce, method, impl, memory_order):
+        # The separable loop takes the border itself, from the input rows
+        # the interior reads (see kernels.padded_separable_pool).
+        return padded_separable(x, frame, reduce, cval, impl)(x, out)
     inner = frame.interior_slices()
     if inner is not None:
         x_index, out_index = inner
@@ -474,6 +479,68 @@ def pool(x, geometry, reduce, mode, cval, method, impl, out, skip_nan=False, min
         pool_strip(gathered, frame, ranges, reduce, method, impl, out[out_slice(frame, ranges)],
                    memory_order)
     return out
+
+
+# A padded pool whose interior "auto" gives to van Herk takes the separable
+# loop with its border in the loop (padded_separable_pool) while van Herk's
+# weighed row passes, times this, are at least the separable loop's: by
+# regions the border costs about a quarter on top (docs/performance.md).
+VAN_HERK_MARGIN = 1.25
+
+
+def border_in_loop(shape, dtype, geometry, reduce, method, impl, memory_order):
+    """Whether the pool runs :func:`padded_separable`'s one loop, border and
+    all: the separable method (chosen, or "auto" choosing it, see
+    :data:`VAN_HERK_MARGIN`), undilated windows, the axes' order (not
+    ``memory_order``), real dtypes that are not float16 (whose means are
+    rounded once by the regions, twice by the loop), and not windows side
+    by side along the rows (the separable method gives those to
+    ``block_pool``, which adds in another order). The Dask path asks the
+    same, so that its strips run what this loop runs."""
+    window, stride = geometry.window, geometry.stride
+    if (impl == "strided" or memory_order or any(d != 1 for d in geometry.dilation)
+            or dtype.kind not in "biuf" or dtype.itemsize < 4 and dtype.kind == "f"
+            or window[-1] == stride[-1] <= BLOCK_MAX or method not in ("auto", "separable")):
+        return False
+    if method == "separable":
+        return True
+    return _auto_in_loop(shape, geometry, reduce, dtype.kind)
+
+
+@functools.lru_cache(maxsize=256)
+def _auto_in_loop(shape, geometry, reduce, kind):
+    """:func:`border_in_loop`'s "auto" choice, cached."""
+    choice = _methods.choose_pool_method(shape, geometry, reduce, kind)
+    if choice.method == "separable":
+        return True
+    separable = _methods.rows_per_output_row(geometry, "separable", reduce)
+    van_herk = _methods.rows_per_output_row(geometry, "van_herk", reduce)
+    weight = _methods.van_herk_pass_cost(shape[geometry.axes[-1]], reduce, kind)
+    return van_herk * weight * VAN_HERK_MARGIN >= separable
+
+
+def padded_separable(x, frame, reduce, cval, impl):
+    """The plan of :func:`windowkit._plan.padded_separable_plan` for ``x`` and
+    ``frame``, kept as the plan layer keeps the valid ones."""
+    cval = np.asarray(cval)  # a scalar of x's dtype (see _validation.boundary)
+    key = ("padded", x.shape, x.strides, x.dtype, frame.geometry, frame.mode, reduce,
+           cval.dtype, cval.tobytes(), impl)
+
+    def make():
+        g = frame.geometry
+        full = [(0, g.out_shape[axis]) for axis in g.axes]
+        counts = None
+        if reduce == "mean":
+            counts = [window_counts(g.out_shape[axis], k, s, 1, *(
+                (before, before + n) if frame.mode == "ignore" else (0, n + before + after)))
+                for axis, k, s, (before, after), n in zip(
+                    g.axes, g.window, g.stride, g.padding, (x.shape[a] for a in g.axes))]
+            if all((along == k).all() for along, k in zip(counts, g.window)):
+                counts = None  # every window holds its size: a constant divisor
+        return _plan.padded_separable_plan(x.shape, x.dtype, g, reduce, frame.tables(full),
+                                           cval[()], pool_fill(reduce, x.dtype), counts, impl)
+
+    return _plan._cached_plan(_plan._PLANS, key, make)
 
 
 def _omitting_pool(x, frame, reduce, cval, method, impl, out, min_count, memory_order):
@@ -527,10 +594,12 @@ def pool_interior(view, geometry, reduce, method, impl, into, memory_order=True)
     dilated(_valid_pool(geometry, reduce, method, impl, memory_order), view, geometry, into)
 
 
-def pool_strip(gathered, frame, ranges, reduce, method, impl, into, memory_order=True):
+def pool_strip(gathered, frame, ranges, reduce, method, impl, into, memory_order=True,
+               turn=True):
     """The pool of the border strip ``ranges`` into ``into``, from its
-    ``gathered`` piece (filled with :func:`pool_fill`)."""
-    geometry, _ = long_rows(frame.geometry, into.shape)
+    ``gathered`` piece (filled with :func:`pool_fill`); with the axes
+    :func:`long_rows` may swap if ``turn``."""
+    geometry = long_rows(frame.geometry, into.shape)[0] if turn else frame.geometry
     op, target = reduce, into
     if reduce == "mean":
         # The window's sum over the elements it holds (float16 summed in

@@ -38,6 +38,7 @@ from .kernels import (
     held_sum_pool,
     held_van_herk_pool,
     padded_correlate_rows,
+    padded_separable_pool,
     row_uses_doubling,
     separable_pool,
     van_herk_pool,
@@ -730,6 +731,44 @@ def padded_rows_plan(shape, dtype, kernel, geometry, tables, cval, impl, flip):
     plan.loop = padded_correlate_rows
     plan.args = (weights, stride3, *unpadded, *tables, np.intp(lo), np.intp(hi),
                  np.intp(before), cval)
+    return plan
+
+
+def padded_separable_plan(shape, dtype, geometry, reduce, tables, cval, fill, counts, impl):
+    """The :class:`Plan` that pools beyond valid, undilated windows by
+    :func:`~windowkit.kernels.separable.padded_separable_pool`, reading
+    ``x`` in place, border and all. ``tables``: the index table of each
+    windowed axis over the positions its outputs' windows span (see
+    :func:`windowkit._padded.source_index`); ``fill``: what a position
+    with no element holds; ``counts``: for a mean, each window's element
+    count along each windowed axis (None: the window's size). The axes
+    run in their default order."""
+    result = v.pool_dtype(reduce, dtype)
+    plan = _new_plan(shape, geometry, result, impl)
+    plan.stage = _staging(dtype, impl)
+    plan.compute = v.accumulator_dtype(result)
+    window3 = _methods.pad3(geometry.window, 1)
+    stride3 = _methods.pad3(geometry.stride, 1)
+    code = _REDUCE_CODES[reduce]
+    plan.threaded = _methods.threaded(_methods.pool_work(shape, geometry, "separable", reduce),
+                                      geometry, plan.compute, math.prod(shape) * dtype.itemsize)
+    plan.loop = padded_separable_pool(code, row_uses_doubling(window3[2], stride3[2]),
+                                      code != SUM and plan.compute.kind in "biu")
+    unpadded = (np.zeros(1, np.intp),) * (3 - len(tables))
+    if counts is None:
+        divide_by = math.prod(geometry.window) if reduce == "mean" else 0
+        counts = (np.ones(1, np.intp),) * 3
+    else:
+        divide_by = -1
+        counts = (np.ones(1, np.intp),) * (3 - len(counts)) + tuple(counts)
+    # Rows of cval and of fill as long as x's, read-only arguments as x is:
+    # made in the loop, they were rows it might write, and LLVM kept the
+    # passes over them (in place, for sums) from vectorising.
+    n_cols = shape[geometry.axes[-1]]
+    as_x = plan.stage or dtype.newbyteorder("=")
+    plan.args = (window3, stride3, np.intp(1), *unpadded, *tables,
+                 np.intp(geometry.padding[-1][0]), np.full(n_cols, cval, as_x),
+                 np.full(n_cols, fill, as_x), np.intp(divide_by), *counts)
     return plan
 
 

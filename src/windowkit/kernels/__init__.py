@@ -33,14 +33,14 @@ from .direct import (
 )
 from .rows import MAX, MIN, NANMAX, NANMIN, SEGMENT, SUM, row_uses_doubling
 from .separable import (BLOCK_MAX, PIXEL_CHANNELS_MAX, block_pool, extreme_2x2_pool,
-                        held_sum_pool, separable_pool)
+                        held_sum_pool, padded_separable_pool, separable_pool)
 from .van_herk import held_van_herk_pool, van_herk_pool
 
 __all__ = [
     "extreme_pool", "sum_pool", "correlate", "padded_extreme_pool", "padded_sum_pool",
     "padded_correlate", "conv", "correlate_rows", "padded_correlate_rows", "conv_rows", "gather_columns",
     "scatter_columns", "conv_weight_rows", "spread", "add_at",
-    "separable_pool", "block_pool",
+    "separable_pool", "padded_separable_pool", "block_pool",
     "extreme_2x2_pool", "held_sum_pool", "held_van_herk_pool", "van_herk_pool",
     "row_uses_doubling", "MAX", "MIN", "SUM", "NANMAX",
     "NANMIN", "SEGMENT",

@@ -14,8 +14,8 @@ import functools
 import numpy as np
 
 from ._jit import helper, loop, output_rows, row_view, scalar
-from .rows import (MAX, NANMAX, NANMIN, SEGMENT, SUM, depth_row, extreme_rows, finish_held,
-                   held_depth_row, pool_row, segments)
+from .rows import (MAX, NANMAX, NANMIN, SEGMENT, SUM, combine, depth_row, extreme_rows,
+                   finish_held, held_depth_row, pool_row, segments)
 
 # Windows side by side along the rows, at most this many columns wide, are
 # pooled by block_pool, one compiled copy per width.
@@ -141,6 +141,160 @@ def separable_pool(reduce, doubling, in_place=False, pixels=False):
                         d, b = 0, b + 1
 
     return separable_pool
+
+
+# Index-table entries for padded positions with no input element (see
+# windowkit._padded.source_index): the constant, and no element at all.
+CVAL, IGNORE = -1, -2
+
+
+@functools.cache
+def padded_separable_pool(reduce, doubling, in_place=False):
+    """:func:`separable_pool` beyond valid, undilated windows, reading ``x``
+    in place: the copy for ``reduce``, ``doubling`` and ``in_place`` (as
+    :func:`separable_pool`'s)."""
+
+    @loop(separable_tasks)
+    def padded_separable_pool(x, window, stride, step, depth_index, row_index, col_index,
+                              before, constant, nothing, divide_by, depth_counts, row_counts,
+                              col_counts, first_task, stop_task, out):
+        """:func:`separable_pool`'s two passes over padded windows, border and all.
+
+        The index tables say which input plane, row and column each padded
+        position holds (``CVAL``: the constant; ``IGNORE``: no element, which
+        holds the value that changes no result), over the positions the
+        outputs' windows span (see :func:`windowkit._padded.source_index`).
+        ``constant`` and ``nothing`` are rows of those two values as long as
+        ``x``'s: a window row in the padding along the rows or planes is one
+        of them. The window's rows are combined into the scratch row as
+        :func:`separable_pool` combines them: its columns in ``x``
+        (``before`` columns of padding before them) by the same vectorised
+        passes over the input rows in place; then the few padded columns on
+        either side through the column table, each over the window's rows
+        in one loop. The row is then pooled by
+        :func:`~windowkit.kernels.rows.pool_row`. Every position holds what
+        the padded input holds there, combined in the valid loop's order,
+        and a pooled row's outputs depend on their windows' elements alone,
+        so the result is the valid loop's on the padded input, bitwise.
+        ``divide_by`` > 0 divides the sums by it (mean), -1 by each
+        window's count, the product of its counts along the axes
+        (``depth_counts``, ``row_counts``, ``col_counts``: mean with
+        ``"ignore"`` or a ``ceil_mode`` overhang), 0 not at all. ``step`` is
+        1 (the task count's argument). One task is one segment of an
+        output row.
+        Cost per output: :func:`separable_pool`'s, plus a scalar combine
+        per window row for each padded column. Scratch: two segments.
+        """
+        window_depth, window_rows, window_cols = window
+        stride_depth, stride_rows, stride_cols = stride
+        n_batch, out_depth, out_rows, out_cols = out.shape
+        n_cols = x.shape[3]
+        n_rows = window_depth * window_rows
+        accumulate = reduce == SUM or in_place
+        per_segment, n_segments = segments(out_cols, window_cols, stride_cols, SEGMENT)
+        span = (min(per_segment, out_cols) - 1) * stride_cols + window_cols
+        column_space = np.empty(span, out.dtype)
+        scratch_space = np.empty(span, out.dtype)
+        cval, fill = constant[0], nothing[0]
+        # Tasks counted as in separable_pool.
+        segment = first_task % n_segments
+        r = first_task // n_segments % out_rows
+        d = first_task // (n_segments * out_rows) % out_depth
+        b = first_task // (n_segments * out_rows * out_depth)
+        for _ in range(first_task, stop_task):
+            first_out = segment * per_segment
+            stop_out = min(out_cols, first_out + per_segment)
+            first_col = first_out * stride_cols
+            width = (stop_out - first_out - 1) * stride_cols + window_cols
+            # The scratch row's columns in x: [low, high), input column
+            # first_col - before + q at q.
+            low = min(max(before - first_col, 0), width)
+            high = max(low, min(before + n_cols - first_col, width))
+            column, other = column_space[:width], scratch_space[:width]
+            shift = first_col - before
+            first_row = constant  # the first window row, for the second pass
+            for t in range(n_rows):
+                plane = depth_index[d * stride_depth + t % window_depth]
+                source = row_index[r * stride_rows + t // window_depth]
+                ignored = plane == IGNORE or source == IGNORE
+                if ignored:
+                    row = nothing
+                elif plane < 0 or source < 0:
+                    row = constant
+                else:
+                    row = row_view(x, b, plane, source)
+                # Sums and in-place max and min combine into the scratch
+                # row; float max and min alternate between it and the other
+                # so that the last pass lands in it (rows.extreme_rows).
+                if accumulate or (n_rows - 1 - t) % 2 == 0:
+                    target, previous = column, other
+                else:
+                    target, previous = other, column
+                if accumulate:
+                    previous = column
+                # The input's columns, vectorised, on slices as depth_row's.
+                into, before_it = target[low:high], previous[low:high]
+                inputs = row[low + shift:high + shift]
+                if t == 0 and (accumulate or n_rows == 1):
+                    for c in range(high - low):
+                        c = np.uintp(c)
+                        into[c] = inputs[c]
+                elif t == 0:
+                    first_row = row  # combined with the second in its pass
+                elif t == 1 and not accumulate:
+                    first_inputs = first_row[low + shift:high + shift]
+                    for c in range(high - low):
+                        c = np.uintp(c)
+                        into[c] = combine(first_inputs[c], inputs[c], reduce)
+                elif reduce == SUM:
+                    for c in range(high - low):
+                        c = np.uintp(c)
+                        into[c] = into[c] + inputs[c]
+                else:
+                    for c in range(high - low):
+                        c = np.uintp(c)
+                        into[c] = combine(before_it[c], inputs[c], reduce)
+            # The padded columns through the table, each combined over the
+            # window's rows in one loop, after the input's columns: inside
+            # the passes above, this loop kept LLVM from vectorising them
+            # (2048² max 3/1 "same" took 2.2x the valid loop, one thread).
+            q = 0
+            while q < width:
+                if q == low:
+                    q = max(low, high)
+                    if q >= width:
+                        break
+                position = col_index[first_col + q]
+                for t in range(n_rows):
+                    plane = depth_index[d * stride_depth + t % window_depth]
+                    source = row_index[r * stride_rows + t // window_depth]
+                    if position == IGNORE or plane == IGNORE or source == IGNORE:
+                        value = fill
+                    elif position == CVAL or plane < 0 or source < 0:
+                        value = cval
+                    else:
+                        value = x[b, plane, source, position]
+                    if t == 0:
+                        column[q] = value
+                    else:
+                        column[q] = combine(column[q], value, reduce)
+                q += 1
+            out_row = row_view(out, b, d, r)[first_out:stop_out]
+            pool_row(column, window_cols, stride_cols, 1, max(divide_by, 0), other, out_row,
+                     reduce, doubling, in_place)
+            if divide_by < 0:
+                in_plane = depth_counts[d] * row_counts[r]
+                for o in range(stop_out - first_out):
+                    out_row[o] = out_row[o] / (in_plane * col_counts[first_out + o])
+            segment += 1
+            if segment == n_segments:
+                segment, r = 0, r + 1
+                if r == out_rows:
+                    r, d = 0, d + 1
+                    if d == out_depth:
+                        d, b = 0, b + 1
+
+    return padded_separable_pool
 
 
 @functools.cache
