@@ -6,6 +6,7 @@ that, ``same`` asks for bitwise equality: a Dask block must compute each
 window exactly as the whole array does.
 """
 
+import itertools
 import re
 import subprocess
 import sys
@@ -439,12 +440,14 @@ def test_padded_errors_before_any_work():
 
 def test_padded_long_strips_turned_alike():
     """Border strips long along one axis and short along the last run with
-    the two swapped, in memory and in Dask blocks alike: float sums bitwise."""
+    the two swapped, in memory and in Dask blocks alike: float sums bitwise.
+    Where the in-memory call runs the separable loop border and all (5x3),
+    the blocks' strips run unturned; van Herk's regions (15x3) turn them."""
     x = (np.random.default_rng(27).standard_normal((3, 160, 140)) * 1000).astype(np.float32)
     lazy_x = da.from_array(x, chunks=(2, (70, 90), (33, 107)))
-    for reduce in ("mean", "sum"):
+    for reduce, window in itertools.product(("mean", "sum"), ((5, 3), (15, 3))):
         kwargs = dict(reduce=reduce, axes=(1, 2), padding="same", mode="reflect")
-        same(wk.pool(lazy_x, (5, 3), 1, **kwargs), wk.pool(x, (5, 3), 1, **kwargs))
+        same(wk.pool(lazy_x, window, 1, **kwargs), wk.pool(x, window, 1, **kwargs))
     kernel = np.arange(12, dtype=np.float32).reshape(3, 4) - 5
     same(wk.correlate(lazy_x, kernel, axes=(1, 2), padding="same", mode="symmetric"),
          wk.correlate(x, kernel, axes=(1, 2), padding="same", mode="symmetric"))
