@@ -832,15 +832,15 @@ def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64
     layout = _plan.layout(plan, shape, geometry.axes)
     if padded.is_valid:
         return dataclasses.replace(choice, layout=layout)
-    in_loop, memory_order = padded, False
+    loop_geometry, memory_order = padded, False  # as windowkit._padded runs them
     if not correlation or choice.method == "rows":
-        in_loop, _ = _padded.in_loop_order(padded, shape, strides)
-        memory_order = _padded._follows_memory(in_loop, shape, strides)
+        loop_geometry, _ = _padded.in_loop_order(padded, shape, strides)
+        memory_order = _padded._follows_memory(loop_geometry, shape, strides)
     if correlation and choice.method == "rows" and not memory_order and all(
             d == 1 for d in padded.dilation):
         layout += "; the rows loop takes the border itself, reading x in place"
-    elif not correlation and _padded.border_in_loop(shape, dtype, in_loop, op, "auto", "numba",
-                                                    memory_order):
+    elif not correlation and _padded.border_in_loop(shape, dtype, loop_geometry, op, "auto",
+                                                    "numba", memory_order):
         if choice.method != "separable":
             choice = dataclasses.replace(choice, method="separable", reason=(
                 f"{choice.reason}; padded, within {_padded.VAN_HERK_MARGIN} of van Herk: "

@@ -43,9 +43,10 @@ import numpy as np
 from . import _methods, _plan
 from . import _validation as v
 from .kernels import BLOCK_MAX
+from .kernels.rows import HOLDS_CVAL, HOLDS_NOTHING
 
 # Index-table entries for padded positions that hold no input element.
-CVAL, IGNORE = -1, -2
+CVAL, IGNORE = HOLDS_CVAL, HOLDS_NOTHING
 
 # A border strip at most this many outputs long along the last windowed
 # axis and at least LONG_ROW along another runs with that axis last (see

@@ -28,13 +28,14 @@ Print a loop with ``inspect.getsource(windowkit.kernels.extreme_pool.python)``.
 import numpy as np
 
 from ._jit import loop, output_rows, scalar
+from .rows import HOLDS_CVAL, HOLDS_NOTHING
 
 # What padded positions hold (the ``mode`` argument of the padded loops):
 # np.pad's modes, and IGNORE, no element at all (pools only).
 CONSTANT, IGNORE, EDGE, REFLECT, SYMMETRIC, WRAP = range(6)
 MODES = ("constant", "ignore", "edge", "reflect", "symmetric", "wrap")
-# What source returns for a position that holds cval, or nothing.
-HOLDS_CVAL, HOLDS_NOTHING = -1, -2
+# source returns rows.HOLDS_CVAL for a position that holds cval,
+# rows.HOLDS_NOTHING for one that holds nothing.
 
 
 @loop(output_rows)

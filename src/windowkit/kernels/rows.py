@@ -19,6 +19,11 @@ from ._jit import helper, row_view, scalar
 # window's result is NaN only if all its values are.
 MAX, MIN, SUM, NANMAX, NANMIN = 0, 1, 2, 3, 4
 
+# What an index table of padded positions holds for a position that holds
+# cval, or nothing (windowkit._padded.source_index, direct.source); other
+# entries are input indices.
+HOLDS_CVAL, HOLDS_NOTHING = -1, -2
+
 # The fast kernels work on segments of a row of at most this many input
 # elements (or one window, if wider), so their scratch rows stay small and
 # in cache however long the rows are (a 1-D signal is one long row).

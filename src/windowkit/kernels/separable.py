@@ -14,8 +14,8 @@ import functools
 import numpy as np
 
 from ._jit import helper, loop, output_rows, row_view, scalar
-from .rows import (MAX, NANMAX, NANMIN, SEGMENT, SUM, combine, depth_row, extreme_rows,
-                   finish_held, held_depth_row, pool_row, segments)
+from .rows import (HOLDS_CVAL, HOLDS_NOTHING, MAX, NANMAX, NANMIN, SEGMENT, SUM, combine,
+                   depth_row, extreme_rows, finish_held, held_depth_row, pool_row, segments)
 
 # Windows side by side along the rows, at most this many columns wide, are
 # pooled by block_pool, one compiled copy per width.
@@ -143,11 +143,6 @@ def separable_pool(reduce, doubling, in_place=False, pixels=False):
     return separable_pool
 
 
-# Index-table entries for padded positions with no input element (see
-# windowkit._padded.source_index): the constant, and no element at all.
-CVAL, IGNORE = -1, -2
-
-
 @functools.cache
 def padded_separable_pool(reduce, doubling, in_place=False):
     """:func:`separable_pool` beyond valid, undilated windows, reading ``x``
@@ -161,9 +156,10 @@ def padded_separable_pool(reduce, doubling, in_place=False):
         """:func:`separable_pool`'s two passes over padded windows, border and all.
 
         The index tables say which input plane, row and column each padded
-        position holds (``CVAL``: the constant; ``IGNORE``: no element, which
-        holds the value that changes no result), over the positions the
-        outputs' windows span (see :func:`windowkit._padded.source_index`).
+        position holds (``HOLDS_CVAL``: the constant; ``HOLDS_NOTHING``: no
+        element, which holds the value that changes no result), over the
+        positions the outputs' windows span (see
+        :func:`windowkit._padded.source_index`).
         ``constant`` and ``nothing`` are rows of those two values as long as
         ``x``'s: a window row in the padding along the rows or planes is one
         of them. The window's rows are combined into the scratch row as
@@ -216,7 +212,7 @@ def padded_separable_pool(reduce, doubling, in_place=False):
             for t in range(n_rows):
                 plane = depth_index[d * stride_depth + t % window_depth]
                 source = row_index[r * stride_rows + t // window_depth]
-                ignored = plane == IGNORE or source == IGNORE
+                ignored = plane == HOLDS_NOTHING or source == HOLDS_NOTHING
                 if ignored:
                     row = nothing
                 elif plane < 0 or source < 0:
@@ -268,9 +264,10 @@ def padded_separable_pool(reduce, doubling, in_place=False):
                 for t in range(n_rows):
                     plane = depth_index[d * stride_depth + t % window_depth]
                     source = row_index[r * stride_rows + t // window_depth]
-                    if position == IGNORE or plane == IGNORE or source == IGNORE:
+                    if (position == HOLDS_NOTHING or plane == HOLDS_NOTHING
+                            or source == HOLDS_NOTHING):
                         value = fill
-                    elif position == CVAL or plane < 0 or source < 0:
+                    elif position == HOLDS_CVAL or plane < 0 or source < 0:
                         value = cval
                     else:
                         value = x[b, plane, source, position]
