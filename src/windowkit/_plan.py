@@ -761,9 +761,8 @@ def padded_separable_plan(shape, dtype, geometry, reduce, tables, cval, fill, co
     else:
         divide_by = -1
         counts = (np.ones(1, np.intp),) * (3 - len(counts)) + tuple(counts)
-    # Rows of cval and of fill as long as x's, read-only arguments as x is:
-    # made in the loop, they were rows it might write, and LLVM kept the
-    # passes over them (in place, for sums) from vectorising.
+    # Rows of cval and of fill as long as x's, read-only arguments as x is
+    # (the loop reads them as it reads x's rows).
     n_cols = shape[geometry.axes[-1]]
     as_x = plan.stage or dtype.newbyteorder("=")
     plan.args = (window3, stride3, np.intp(1), *unpadded, *tables,
