@@ -131,17 +131,24 @@ def rows_per_output_row(geometry, method, reduce="max"):
     return window_depth * window_rows
 
 
+def weighed_row_passes(shape, geometry, reduce, dtype_kind):
+    """``(separable, van_herk, weight)``: the row passes each method makes
+    per output row, and what one of van Herk's costs in separable ones
+    (:func:`van_herk_pass_cost`)."""
+    return (rows_per_output_row(geometry, "separable", reduce),
+            rows_per_output_row(geometry, "van_herk", reduce),
+            van_herk_pass_cost(shape[geometry.axes[-1]], reduce, dtype_kind))
+
+
 @functools.lru_cache(maxsize=256)
 def choose_pool_method(shape, geometry, reduce="max", dtype_kind="f"):
     """separable or van_herk, by the row passes each makes per output row,
-    van Herk's weighed by :func:`van_herk_pass_cost`.
+    van Herk's weighed (:func:`weighed_row_passes`).
 
     Cached: the same shapes come back call after call.
     """
     window_rows, stride_rows = pad3(geometry.window, 1)[1], pad3(geometry.stride, 1)[1]
-    separable = rows_per_output_row(geometry, "separable", reduce)
-    van_herk = rows_per_output_row(geometry, "van_herk", reduce)
-    weight = van_herk_pass_cost(shape[geometry.axes[-1]], reduce, dtype_kind)
+    separable, van_herk, weight = weighed_row_passes(shape, geometry, reduce, dtype_kind)
     reason = (
         f"window rows {window_rows} at stride {stride_rows}: {van_herk} van Herk row passes "
         f"at {weight:.2f} each against {separable} separable ones, per output row"

@@ -510,13 +510,10 @@ def border_in_loop(shape, dtype, geometry, reduce, method, impl, memory_order):
 
 @functools.lru_cache(maxsize=256)
 def _auto_in_loop(shape, geometry, reduce, kind):
-    """:func:`border_in_loop`'s "auto" choice, cached."""
-    choice = _methods.choose_pool_method(shape, geometry, reduce, kind)
-    if choice.method == "separable":
-        return True
-    separable = _methods.rows_per_output_row(geometry, "separable", reduce)
-    van_herk = _methods.rows_per_output_row(geometry, "van_herk", reduce)
-    weight = _methods.van_herk_pass_cost(shape[geometry.axes[-1]], reduce, kind)
+    """:func:`border_in_loop`'s "auto" choice, cached: the valid rule's
+    (:func:`windowkit._methods.choose_pool_method`) with van Herk's side
+    weighed by the margin too."""
+    separable, van_herk, weight = _methods.weighed_row_passes(shape, geometry, reduce, kind)
     return van_herk * weight * VAN_HERK_MARGIN >= separable
 
 
