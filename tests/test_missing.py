@@ -557,6 +557,38 @@ def test_indices_out_pair():
         wk.max_pool(x, 2, return_indices=True, out=(values_out, np.empty((3, 3), np.int64)))
 
 
+@pytest.mark.parametrize("axes, window", [((1,), 3), ((1, 2), (2, 3)), ((2, 0), 2),
+                                          ((0, 1, 2), 2)])
+@pytest.mark.parametrize("layout", ["C", "F", "sliced"])
+def test_indices_out_pair_in_any_layout(axes, window, layout):
+    # C-ordered outputs are written by the loop in place, the others after:
+    # the same values and coordinates.
+    x = np.random.default_rng(12).standard_normal((5, 6, 7)).astype(np.float32)
+    values, indices = wk.max_pool(x, window, 1, axes=axes, return_indices=True)
+    def made(shape, dtype):
+        if layout == "sliced":
+            every_other = (slice(None, None, 2),) * len(shape)
+            return np.empty(tuple(2 * n for n in shape), dtype)[every_other]
+        return np.empty(shape, dtype, order=layout)
+    values_out = made(values.shape, values.dtype)
+    indices_out = made(indices.shape, np.int64)
+    got = wk.max_pool(x, window, 1, axes=axes, return_indices=True, out=(values_out, indices_out))
+    assert got[0] is values_out and got[1] is indices_out
+    np.testing.assert_array_equal(values_out, values)
+    np.testing.assert_array_equal(indices_out, indices)
+
+
+def test_indices_out_pair_sharing_memory():
+    x = np.random.default_rng(13).standard_normal((6, 6))
+    indices_out = np.empty((3, 3, 2), np.int64)
+    values_out = indices_out.view(np.float64)[..., 0]
+    with pytest.raises(ValueError, match="values and indices share memory"):
+        wk.max_pool(x, 2, return_indices=True, out=(values_out, indices_out))
+    with pytest.raises(ValueError, match="out shares memory with the input"):
+        wk.max_pool(x, 2, return_indices=True,
+                    out=(values_out.copy(), x.view(np.int64)[:3].reshape(3, 3, 2)))
+
+
 def _torch_coordinates(flat, spatial):
     return np.stack(np.unravel_index(flat.numpy(), spatial), axis=-1)
 

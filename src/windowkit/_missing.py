@@ -182,6 +182,8 @@ def pool(x, call, reduce, nan_policy, min_count, return_indices, out):
     if indices_out is not None:
         v.prepare_out(indices_out, geometry.out_shape + (len(geometry.axes),),
                       np.dtype(np.int64), data)
+        if values_out is not None and np.shares_memory(values_out, indices_out):
+            raise ValueError("out's values and indices share memory; pass two separate arrays")
 
     can_be_nan = data.dtype.kind in "fc"
     if nan_policy == "raise" and can_be_nan:
@@ -317,9 +319,18 @@ def _indexed_extremes(data, geometry, call, reduce, skip_nan, min_count, values_
         x4 = np.ascontiguousarray(x4)  # the loop reads rows (channels last: a copy)
     out_axes = tuple(geometry.out_shape[axis] for axis in axes)
     pad3 = (1,) * (3 - len(axes))
-    values4 = np.empty(x4.shape[:1] + pad3 + out_axes, x4.dtype)
     n_axes = len(axes)
-    coordinates = np.empty(values4.shape + (n_axes,), np.int64)
+    shape4 = x4.shape[:1] + pad3 + out_axes
+    # The loop writes into out= where it can, else into new arrays, moved
+    # into the output's order (and into out=) after.
+    values4 = _loop_view(values_out, axes, shape4, x4.dtype)
+    coordinates = _loop_view(indices_out, axes, shape4 + (n_axes,), np.int64)
+    in_values_out = values4 is not None
+    in_indices_out = coordinates is not None
+    if not in_values_out:
+        values4 = np.empty(shape4, x4.dtype)
+    if not in_indices_out:
+        coordinates = np.empty(shape4 + (n_axes,), np.int64)
     window_cols, stride_cols = geometry.window[-1], geometry.stride[-1]
     block = window_cols if 2 <= window_cols == stride_cols <= indexed.BLOCK_MAX else 0
     one_pass = indexed.indexed_extreme_pool(
@@ -332,9 +343,11 @@ def _indexed_extremes(data, geometry, call, reduce, skip_nan, min_count, values_
                   np.intp(n_axes)), values4, numba.get_num_threads() if threaded else 1,
                  call.impl)
     result_dtype = v.pool_dtype(reduce, data.dtype)
-    values = _in_output_order(values4.astype(result_dtype, copy=False), data, batch, geometry,
-                              values_out)
-    indices = _in_output_order(coordinates, data, batch, geometry, indices_out)
+    values = (values_out if in_values_out else
+              _in_output_order(values4.astype(result_dtype, copy=False), data, batch, geometry,
+                               values_out))
+    indices = (indices_out if in_indices_out else
+               _in_output_order(coordinates, data, batch, geometry, indices_out))
     if skip_nan and min_count > 1:
         short = _short(data, geometry, call, min_count)
         np.copyto(values, np.nan, where=short)
@@ -357,6 +370,21 @@ def _four_d(array, axes):
     batch = [axis for axis in range(array.ndim) if axis not in axes]
     moved = array.transpose(batch + list(axes))
     return batch, moved.reshape((-1,) + (1,) * (3 - len(axes)) + moved.shape[len(batch):])
+
+
+def _loop_view(out, axes, shape, dtype):
+    """``out`` as the index loop's 4-D array of ``shape`` (5-D: coordinates
+    last), a view it can write in place: ``dtype``, and C-contiguous as the
+    loop's new arrays are (one compiled copy for both); else None."""
+    if out is None or out.dtype != dtype:
+        return None
+    extra = list(range(out.ndim - len(shape) + 4, out.ndim))  # the coordinates' axis
+    batch = [axis for axis in range(out.ndim - len(extra)) if axis not in axes]
+    try:
+        view = np.reshape(out.transpose(batch + list(axes) + extra), shape, copy=False)
+    except ValueError:  # not one view: the loop writes a new array
+        return None
+    return view if view.flags.c_contiguous else None
 
 
 def _in_output_order(found, data, batch, geometry, out):

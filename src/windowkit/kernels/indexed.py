@@ -120,20 +120,28 @@ def indexed_extreme_pool(find_max, skip_nan, block=0, column_stride=0):
                             chosen_row[o] = at_row if wins else chosen_row[o]
                             chosen_col[o] = at_col if wins else chosen_col[o]
             where = row_view(coordinates, b, d, r)
-            for o in range(out_cols):
-                at = o * n_coordinates
-                if skip_nan and best[o] != best[o]:
-                    for a in range(n_coordinates):
-                        where[at + a] = -1
-                    continue
-                # i * window_rows + j, divided only for a window of depth.
-                i = chosen_row[o] // window_rows if window_depth > 1 else 0
-                j = chosen_row[o] - i * window_rows
-                # The last n_coordinates of (depth, row, col).
-                if n_coordinates == 3:
-                    where[at] = d * stride_depth + i
-                if n_coordinates >= 2:
-                    where[at + n_coordinates - 2] = r * stride_rows + j
-                where[at + n_coordinates - 1] = o * stride_cols + chosen_col[o]
+            top = r * stride_rows  # the window's first row, and depth, in x
+            # One loop per number of coordinates, whose stride in ``where``
+            # is then a constant: the stores vectorise.
+            if n_coordinates == 1:
+                for o in range(out_cols):
+                    where[o] = o * stride_cols + chosen_col[o]
+            elif n_coordinates == 2:
+                for o in range(out_cols):
+                    where[2 * o] = top + chosen_row[o]
+                    where[2 * o + 1] = o * stride_cols + chosen_col[o]
+            else:
+                front = d * stride_depth
+                for o in range(out_cols):
+                    # chosen_row: i * window_rows + j.
+                    i = chosen_row[o] // window_rows
+                    where[3 * o] = front + i
+                    where[3 * o + 1] = top + chosen_row[o] - i * window_rows
+                    where[3 * o + 2] = o * stride_cols + chosen_col[o]
+            if skip_nan:
+                for o in range(out_cols):
+                    if best[o] != best[o]:  # a window of NaN: no value
+                        for a in range(n_coordinates):
+                            where[o * n_coordinates + a] = -1
 
     return indexed_extreme_pool
