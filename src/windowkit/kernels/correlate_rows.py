@@ -38,23 +38,38 @@ def correlate_rows(x, weights, stride, step, first_task, stop_task, out):
     stride_depth, stride_rows, stride_cols = stride
     n_batch, out_depth, out_rows, out_cols = out.shape
     full_row = 1 < stride_cols <= FULL_ROW_STRIDE_MAX
+    pace = 1 if full_row else stride_cols  # input columns from one sum to the next
     out_pixels = out_cols // step
     scratch = np.empty(((out_pixels - 1) * stride_cols + 1) * step if full_row else 0, out.dtype)
+    three_rows = step == 1 and pace == 1 and window_cols == 3  # (correlate_three_rows)
+    zero = np.zeros(1, out.dtype)[0]
     for task in range(first_task, stop_task):
         b = task // (out_depth * out_rows)
         d = task // out_rows % out_depth
         r = task % out_rows
         target = row_view(out, b, d, r)
         sums = scratch if full_row else target
-        for c in range(sums.shape[0]):
-            sums[c] = 0
+        fresh = three_rows and window_rows >= 3  # the first pass writes the sums
+        if not fresh:
+            for c in range(sums.shape[0]):
+                sums[c] = 0
         for i in range(window_depth):
-            for j in range(window_rows):
-                row = row_view(x, b, d * stride_depth + i, r * stride_rows + j)
+            j = 0
+            while j < window_rows:
+                at = r * stride_rows + j
+                row = row_view(x, b, d * stride_depth + i, at)
+                if three_rows and j + 3 <= window_rows:
+                    correlate_three_rows(sums, row, row_view(x, b, d * stride_depth + i, at + 1),
+                                         row_view(x, b, d * stride_depth + i, at + 2),
+                                         weights[i, j:j + 3], zero, fresh)
+                    fresh = False
+                    j += 3
+                    continue
                 if step == 1:
-                    correlate_row(sums, row, weights[i, j], 1 if full_row else stride_cols)
+                    correlate_row(sums, row, weights[i, j], pace)
                 else:
                     correlate_pixel_row(sums, row, weights[i, j], step)
+                j += 1
         if full_row and step == 1:
             for c in range(out_cols):
                 target[c] = scratch[c * stride_cols]
@@ -100,24 +115,37 @@ def padded_correlate_rows(x, weights, stride, depth_index, row_index, col_index,
     constant = np.empty(x.shape[3], x.dtype)
     for c in range(constant.shape[0]):
         constant[c] = cval
+    three_rows = pace == 1 and window_cols == 3  # (correlate_three_rows)
+    zero = np.zeros(1, out.dtype)[0]
+    start = lo * pace - before  # the first interior sum's first column in x
     for task in range(first_task, stop_task):
         b = task // (out_depth * out_rows)
         d = task // out_rows % out_depth
         r = task % out_rows
         target = row_view(out, b, d, r)
         sums = scratch if full_row else target
-        for c in range(n_sums):
-            sums[c] = 0
+        interior = sums[lo:hi]
+        fresh = three_rows and window_rows >= 3  # the first pass writes the interior
+        if not fresh:
+            for c in range(interior.shape[0]):
+                interior[c] = 0
         for i in range(window_depth):
             plane = depth_index[d * stride_depth + i]
-            for j in range(window_rows):
-                source_row = row_index[r * stride_rows + j]
-                if plane < 0 or source_row < 0:
-                    row = constant
-                else:
-                    row = row_view(x, b, plane, source_row)
-                if lo < hi:
-                    correlate_row(sums[lo:hi], row[lo * pace - before:], weights[i, j], pace)
+            j = 0
+            while j < window_rows and lo < hi:
+                at = r * stride_rows + j
+                row = padded_row(x, constant, b, plane, row_index[at])
+                if three_rows and j + 3 <= window_rows:
+                    correlate_three_rows(
+                        interior, row[start:],
+                        padded_row(x, constant, b, plane, row_index[at + 1])[start:],
+                        padded_row(x, constant, b, plane, row_index[at + 2])[start:],
+                        weights[i, j:j + 3], zero, fresh)
+                    fresh = False
+                    j += 3
+                    continue
+                correlate_row(interior, row[start:], weights[i, j], pace)
+                j += 1
         # The border sums, before lo and from hi on: each window in one loop.
         # Its window rows are looked up as above, written out: a helper
         # returning the row (the constant or a view) made the loop 1.28x
@@ -128,7 +156,7 @@ def padded_correlate_rows(x, weights, stride, depth_index, row_index, col_index,
                 c = max(lo, hi)
                 if c >= n_sums:
                     break
-            total = sums[c]
+            total = zero
             for i in range(window_depth):
                 plane = depth_index[d * stride_depth + i]
                 for j in range(window_rows):
@@ -146,6 +174,15 @@ def padded_correlate_rows(x, weights, stride, depth_index, row_index, col_index,
         if full_row:
             for c in range(out_cols):
                 target[c] = scratch[c * stride_cols]
+
+
+@helper
+def padded_row(x, constant, b, plane, row):
+    """Row ``row`` of plane ``plane`` of ``x[b]``, or the row of ``cval``
+    where either is -1 (in the padding)."""
+    if plane < 0 or row < 0:
+        return constant
+    return row_view(x, b, plane, row)
 
 
 # Weights per pass over the output row at stride 1: each output is loaded
@@ -192,6 +229,27 @@ def correlate_row(target, row, weights, stride):
             weight = weights[k]
             for c in range(n_out):
                 target[c] += row[c * stride + k] * weight
+
+
+@helper
+def correlate_three_rows(target, row0, row1, row2, weights, zero, fresh):
+    """``target[c] += row0[c + k] * weights[0, k]``, then the same for
+    ``row1`` and ``row2``: :func:`correlate_row` at stride 1 for three rows
+    of a kernel three columns wide, in one pass over ``target``, the same
+    terms added in the same order (so the same bits). ``fresh``: the sums
+    start from ``zero``, not from ``target``.
+
+    One pass, not three (and no pass to zero the sums): 3x3 on 2048x2048
+    float32 took 0.66x the time of a pass per row (one thread, medians).
+    """
+    a0, a1, a2 = weights[0, 0], weights[0, 1], weights[0, 2]
+    b0, b1, b2 = weights[1, 0], weights[1, 1], weights[1, 2]
+    c0, c1, c2 = weights[2, 0], weights[2, 1], weights[2, 2]
+    for c in range(target.shape[0]):
+        total = zero if fresh else target[c]
+        total = ((total + row0[c] * a0) + row0[c + 1] * a1) + row0[c + 2] * a2
+        total = ((total + row1[c] * b0) + row1[c + 1] * b1) + row1[c + 2] * b2
+        target[c] = ((total + row2[c] * c0) + row2[c + 1] * c1) + row2[c + 2] * c2
 
 
 @helper
