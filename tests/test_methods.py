@@ -84,6 +84,38 @@ def test_fast_methods_float_sums_within_tolerance(method, dtype):
             assert (np.abs(fast - direct) <= 2 * (n - 1) * eps * scale).all(), (window, stride)
 
 
+@pytest.mark.parametrize("method", FAST_METHODS + ["block"])
+def test_float32_means_divide_as_np_mean(method):
+    """A float32 mean is its float32 sum divided as np.mean divides it: in
+    float64, rounded once. The loops divide in float32 where the count is
+    exact in it, which gives the same bits; a divisor rounded to float32, or
+    a multiplication by its reciprocal, would not (the last window here has
+    2**24 + 1 elements, a count float32 cannot hold)."""
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((9, 300)) * 100).astype(np.float32)
+    cases = [(2, 2)] if method == "block" else [(5, 1), ((3, 7), 1), ((2, 9), (1, 2))]
+    cases += [] if method == "block" else [((4, 5), 1, "same"), ((5, 3), 2, 1)]
+    for window, stride, *padding in cases:
+        padding = padding[0] if padding else "valid"
+        kwargs = dict(padding=padding, method="separable" if method == "block" else method)
+        sums = wk.sum_pool(x, window, stride, **kwargs)
+        counts = wk.sum_pool(np.ones_like(x), window, stride, **kwargs)  # "ignore": its count
+        means = wk.mean_pool(x, window, stride, **kwargs)
+        np.testing.assert_array_equal(
+            means, (sums.astype(np.float64) / counts).astype(np.float32), strict=True,
+            err_msg=f"{window} {stride} {padding}")
+    if method == "separable":
+        # Every window sums to 3 exactly; 3 / (2**24 + 1) rounds below
+        # 3 / 2**24, which is what a divisor rounded to float32 gives.
+        window = 2**24 + 1
+        long = np.zeros(window + 2, np.float32)
+        long[[5, 100, 1000]] = 1
+        mean = wk.mean_pool(long, window, 1, method=method)
+        expected = np.float32(3 / window)
+        assert expected != np.float32(3) / np.float32(window)
+        np.testing.assert_array_equal(mean, np.full(3, expected), strict=True)
+
+
 @pytest.mark.parametrize("method", FAST_METHODS)
 def test_fast_sum_error_does_not_grow_with_length(method):
     """No running sum that subtracts: the error at the end of a long signal

@@ -114,6 +114,17 @@ def _contiguous_row(typingctx, a, b, d, r):
     return view(a, index, index, index), codegen
 
 
+def real_float(a):
+    """Whether ``a``'s elements are real floats; compiled, a constant of the copy."""
+    return a.dtype.kind == "f"
+
+
+@overload(real_float)
+def _real_float(a):
+    flag = isinstance(a.dtype, types.Float)
+    return lambda a: flag
+
+
 @overload(row_view)
 def _row(a, b, d, r):
     if isinstance(a, types.Array) and a.ndim == 4:

@@ -13,7 +13,7 @@ import functools
 
 import numpy as np
 
-from ._jit import helper, loop, output_rows, row_view, scalar
+from ._jit import helper, loop, output_rows, real_float, row_view, scalar
 from .rows import (HOLDS_CVAL, HOLDS_NOTHING, MAX, NANMAX, NANMIN, SEGMENT, SUM, combine,
                    depth_row, extreme_rows, finish_held, held_depth_row, pool_row, segments)
 
@@ -192,6 +192,12 @@ def padded_separable_pool(reduce, doubling, in_place=False):
         column_space = np.empty(span, out.dtype)
         scratch_space = np.empty(span, out.dtype)
         cval, fill = constant[0], nothing[0]
+        # Every count up to the window's size is exact in out's dtype when
+        # the size and the one below it are (an odd integer past the
+        # dtype's last exact one is not).
+        size = window_depth * window_rows * window_cols
+        exact_counts = (real_float(out) and out.dtype.type(size) == size
+                        and out.dtype.type(size - 1) == size - 1)
         # Tasks counted as in separable_pool.
         segment = first_task % n_segments
         r = first_task // n_segments % out_rows
@@ -280,9 +286,16 @@ def padded_separable_pool(reduce, doubling, in_place=False):
             pool_row(column, window_cols, stride_cols, 1, max(divide_by, 0), other, out_row,
                      reduce, doubling, in_place)
             if divide_by < 0:
+                # Each window's count, in the row's own dtype where that
+                # holds every count up to the window's size (see pool_row).
                 in_plane = depth_counts[d] * row_counts[r]
-                for o in range(stop_out - first_out):
-                    out_row[o] = out_row[o] / (in_plane * col_counts[first_out + o])
+                if exact_counts:
+                    for o in range(stop_out - first_out):
+                        out_row[o] = out_row[o] / out.dtype.type(
+                            in_plane * col_counts[first_out + o])
+                else:
+                    for o in range(stop_out - first_out):
+                        out_row[o] = out_row[o] / (in_plane * col_counts[first_out + o])
             segment += 1
             if segment == n_segments:
                 segment, r = 0, r + 1
@@ -541,10 +554,18 @@ def block_pool(reduce, block, channels=1):
                                 block_row_nan_aware(out_plane, r, first_out, stop_out, rows, row,
                                                     first_row, block, pixel, find_max, skip_nan)
                     if reduce == SUM and divide_by > 0:
-                        # Sums to means, as np.mean (see pool_row).
-                        for o in range(first_out * pixel, stop_out * pixel):
-                            o = np.uintp(o)
-                            out_plane[np.uintp(r), o] = out_plane[np.uintp(r), o] / divide_by
+                        # Sums to means, as np.mean, in the row's own dtype
+                        # where it holds the count (see pool_row).
+                        own = out_plane.dtype.type(divide_by)
+                        if real_float(out_plane) and own == divide_by:
+                            for o in range(first_out * pixel, stop_out * pixel):
+                                o = np.uintp(o)
+                                out_plane[np.uintp(r), o] = out_plane[np.uintp(r), o] / own
+                        else:
+                            for o in range(first_out * pixel, stop_out * pixel):
+                                o = np.uintp(o)
+                                out_plane[np.uintp(r), o] = (out_plane[np.uintp(r), o]
+                                                             / divide_by)
 
     return block_pool
 
