@@ -528,6 +528,56 @@ def test_dask_takes_padding_zero():
                                   wk.correlate(x, kernel, padding="same"))
 
 
+def test_explain_says_what_padded_positions_hold():
+    x = np.array([1, 2, 3])
+    for mode in ("edge", "reflect", "symmetric", "wrap"):
+        e = wk.explain(x.shape, 3, padding=2, mode=mode)
+        shown = " ".join(map(str, np.pad(x, 2, mode=mode)[:2])) + " | 1 2 3 | " + " ".join(
+            map(str, np.pad(x, 2, mode=mode)[-2:]))
+        assert e.mode == mode and f"{shown} (mode={mode!r})" in str(e)
+    e = wk.explain((5, 5), 3, padding="same", dtype=np.uint8, mode="constant", cval=7)
+    assert (e.mode, e.cval) == ("constant", 7) and "padded positions hold 7 " in str(e)
+    assert "left out of the windows" in str(wk.explain(5, 3, padding=1, mode="ignore"))
+    # Said only when there is padding, and only when given.
+    assert wk.explain(5, 3, mode="reflect").mode is None
+    assert wk.explain(5, 3, padding=1).mode is None and "padded positions" not in str(
+        wk.explain(5, 3, padding=1))
+
+
+def test_explain_checks_mode_and_cval():
+    with pytest.raises(ValueError, match="mode must be one of"):
+        wk.explain(5, 3, padding=1, mode="mirror")
+    with pytest.raises(ValueError, match="cval 300 cannot be held by x's dtype uint8"):
+        wk.explain(5, 3, padding=1, dtype=np.uint8, mode="constant", cval=300)
+
+
+def test_choose_method_takes_mode_and_cval():
+    choice = wk.choose_method("mean", (256, 256), 5, 1, padding="same", mode="reflect")
+    assert choice.mode == "reflect"
+    # The method does not depend on the mode.
+    assert choice.method == wk.choose_method("mean", (256, 256), 5, 1, padding="same").method
+    assert wk.choose_method("max", (64, 64), 3, 2, padding=1).mode == "ignore"
+    assert wk.choose_method("correlate", (64, 64), (3, 3), padding="same").mode == "constant"
+    assert wk.choose_method("conv", (1, 2, 8, 8), (3, 2, 3, 3), padding=1,
+                            mode="wrap").mode == "wrap"
+    assert wk.choose_method("max", (64, 64), 3, 2, mode="edge").mode is None  # nothing padded
+
+
+def test_choose_method_checks_mode_as_the_call_does():
+    with pytest.raises(ValueError, match="mode must be one of"):
+        wk.choose_method("max", (8, 8), 3, padding=1, mode="mirror")
+    with pytest.raises(ValueError, match="mode='ignore' is for pools only"):
+        wk.choose_method("correlate", (8, 8), (3, 3), padding=1, mode="ignore")
+    with pytest.raises(ValueError, match="cval 1.5 cannot be held by x's dtype int32"):
+        wk.choose_method("sum", (8, 8), 3, padding=1, mode="constant", cval=1.5,
+                         dtype=np.int32)
+    with pytest.raises(ValueError, match="window 0 along axis 0 holds no element of x"):
+        wk.choose_method("max", (8, 8), 3, 1, padding=3)
+    # The call raises the same.
+    with pytest.raises(ValueError, match="window 0 along axis 0 holds no element of x"):
+        wk.pool(np.ones((8, 8)), 3, 1, padding=3)
+
+
 def test_choose_method_takes_a_window_that_fits_only_padded():
     choice = wk.choose_method("max", (2, 2), 3, 1, padding=1)
     assert choice.padding == ((1, 1), (1, 1))

@@ -728,7 +728,7 @@ def unpool(values, indices, shape, *, axes=None, impl="numba"):
 
 
 def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64, strides=None,
-                  padding="valid", dilation=1, ceil_mode=False, groups=1):
+                  padding="valid", mode=None, cval=0, dilation=1, ceil_mode=False, groups=1):
     """The algorithm ``method="auto"`` runs for ``op`` on an array of ``shape``, and why.
 
     Parameters
@@ -749,10 +749,14 @@ def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64
         those of a call on that array (a Fortran-ordered image is pooled as
         the C-ordered transpose it is in memory, with the window swapped;
         see docs/methods.md). Default: C order, with ``dtype``'s itemsize.
-    padding, dilation, ceil_mode
-        As in :func:`pool`: the method is the one the interior windows
-        run (the border strips run the same on small pieces), and
-        ``.padding`` the ``(before, after)`` pairs the padding resolved to.
+    padding, mode, cval, dilation, ceil_mode
+        As in :func:`pool` (or :func:`correlate`, whose ``mode=None`` is
+        ``"constant"``): the method is the one the interior windows run
+        (the border strips run the same on small pieces), ``.padding`` the
+        ``(before, after)`` pairs the padding resolved to and ``.mode`` the
+        mode. They are checked as the call checks them (``cval`` against
+        ``dtype``; ``mode="ignore"`` with a window of padding alone is a
+        ValueError); the mode does not change the method.
 
     Returns
     -------
@@ -786,6 +790,10 @@ def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64
     """
     v.check_choice(op, "op", v.REDUCTIONS + ("correlate", "convolve", "conv"))
     shape = v.as_shape(shape)
+    correlation = op in ("correlate", "convolve", "conv")
+    if correlation and mode is None:
+        mode = "constant"
+    mode, _ = v.boundary(mode, cval, np.dtype(dtype), "correlate" if correlation else "pool")
     if op == "conv":
         weight = np.zeros(v.as_shape(window), dtype)
         x = np.broadcast_to(np.zeros((), bool), shape)  # a shape to check, no memory
@@ -796,7 +804,8 @@ def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64
                               padding=padding, dilation=dilation)
         choice = _conv.auto_choice(geometry, weight.shape)
         return dataclasses.replace(choice, layout="channels first, the batch axes folded",
-                                   padding=None if geometry.is_valid else geometry.padding)
+                                   padding=None if geometry.is_valid else geometry.padding,
+                                   mode=None if geometry.is_valid else mode)
     dtype = np.dtype(dtype)
     if strides is None:
         strides = tuple(int(np.prod(shape[i + 1:])) * dtype.itemsize for i in range(len(shape)))
@@ -804,12 +813,13 @@ def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64
         raise ValueError(f"strides {tuple(strides)} has {len(strides)} entries for a shape of "
                          f"{len(shape)} axes")
     strides = tuple(int(s) for s in strides)
-    correlation = op in ("correlate", "convolve")
     if correlation and ceil_mode:
         raise ValueError("ceil_mode is for pools only; correlate and convolve reject it")
     padded = v.geometry(shape, window, stride, axes, default_stride=1 if correlation else "window",
                         name="kernel" if correlation else "window", padding=padding,
                         dilation=dilation, ceil_mode=ceil_mode)
+    if mode == "ignore" and not padded.is_valid:
+        _padded.check_windows_hold_elements(_padded.frame_of(shape, padded, mode))
     # The method reported is that of the valid windows of x padded (a window
     # need not fit x itself); the interior and each border piece resolve
     # "auto" for their own shape (docs/methods.md, "Beyond valid windows").
@@ -851,4 +861,4 @@ def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64
                    "from gathered pieces of it")
     if any(d > 1 for d in padded.dilation):
         layout += f"; dilation {padded.dilation}: one strided view of x per residue class"
-    return dataclasses.replace(choice, layout=layout, padding=padded.padding)
+    return dataclasses.replace(choice, layout=layout, padding=padded.padding, mode=mode)

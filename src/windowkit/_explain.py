@@ -37,6 +37,8 @@ class Explanation:
     padding: tuple = None  # (before, after) per windowed axis, as resolved
     dilation: tuple = None  # per windowed axis
     ceil_mode: bool = False
+    mode: str = None  # what padded positions hold, when given and there is padding
+    cval: object = None  # the constant, for mode="constant"
 
     def __str__(self):
         def sizes(values):
@@ -61,6 +63,9 @@ class Explanation:
             rounding = "ceil" if self.ceil_mode else "floor"
             lines.append(f"  axis {axis}: padding ({before}, {after}), dilation {d}: "
                          f"{rounding}(({n} + {before} + {after} - {extent}) / {s}) + 1 = {out}")
+        if self.mode is not None:
+            lines.append(f"padded positions {_HOLD[self.mode]} (mode={self.mode!r})".replace(
+                "cval", repr(self.cval)))
         lines.append(
             f"each element is read by at most {self.max_reads} window(s), "
             f"{self.mean_reads:.3g} on average"
@@ -73,6 +78,17 @@ class Explanation:
         return "\n".join(lines)
 
 
+# What a padded position holds, in np.pad's terms, for the input 1 2 3.
+_HOLD = {
+    "ignore": "are left out of the windows: a window takes its input elements only",
+    "constant": "hold cval",
+    "edge": "repeat the edge element: 1 1 | 1 2 3 | 3 3",
+    "reflect": "mirror the input about its edge element: 3 2 | 1 2 3 | 2 1",
+    "symmetric": "mirror the input, edge element included: 2 1 | 1 2 3 | 3 2",
+    "wrap": "wrap around: 2 3 | 1 2 3 | 1 2",
+}
+
+
 def _bytes(n):
     for unit in ("bytes", "KiB", "MiB", "GiB"):
         if n < 1024 or unit == "GiB":
@@ -81,7 +97,7 @@ def _bytes(n):
 
 
 def explain(shape, window, stride=1, *, axes=None, dtype="float64", padding="valid",
-            dilation=1, ceil_mode=False):
+            mode=None, cval=0, dilation=1, ceil_mode=False):
     """Explain the window geometry: output shape, coverage, overlap and memory.
 
     Parameters
@@ -91,6 +107,11 @@ def explain(shape, window, stride=1, *, axes=None, dtype="float64", padding="val
     window, stride, axes, padding, dilation, ceil_mode
         As in :func:`windowkit.output_shape` (stride default 1); the
         explanation gives the padding they resolve to.
+    mode, cval : optional
+        As in :func:`windowkit.pool` or :func:`windowkit.correlate`, checked
+        as they check them (``cval`` against ``dtype``): the explanation says
+        what the padded positions hold. Default: not said, as the two
+        differ (a pool leaves padding out, a correlation pads with zeros).
     dtype : dtype, optional
         Element type for the byte counts when ``shape`` is not an array.
 
@@ -120,6 +141,8 @@ def explain(shape, window, stride=1, *, axes=None, dtype="float64", padding="val
     shape = v.as_shape(shape)
     geometry = v.geometry(shape, window, stride, axes, padding=padding, dilation=dilation,
                           ceil_mode=ceil_mode)
+    if mode is not None:
+        mode, cval = v.boundary(mode, cval, np.dtype(dtype), "pool")
     itemsize = np.dtype(dtype).itemsize
     trailing, skipped, notes = [], [], []
     max_reads = 1
@@ -168,4 +191,6 @@ def explain(shape, window, stride=1, *, axes=None, dtype="float64", padding="val
         padding=geometry.padding,
         dilation=geometry.dilation,
         ceil_mode=geometry.ceil_mode,
+        mode=None if geometry.is_valid else mode,
+        cval=None if geometry.is_valid or mode != "constant" else cval.item(),
     )

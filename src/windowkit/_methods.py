@@ -107,6 +107,7 @@ class MethodChoice:
     work: int  # the chosen method's estimated element operations in one call
     layout: str = "the axes' order"  # how the loops take the input (windowkit._plan.layout)
     padding: tuple = None  # (before, after) per windowed axis, as resolved; None: valid
+    mode: str = None  # what padded positions hold, as resolved; None: valid
 
     def __str__(self):
         return f"{self.method}: {self.reason}"
