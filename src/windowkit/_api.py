@@ -754,7 +754,7 @@ def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64
         ``"constant"``): the method is the one the interior windows run
         (the border strips run the same on small pieces), ``.padding`` the
         ``(before, after)`` pairs the padding resolved to and ``.mode`` the
-        mode. They are checked as the call checks them (``cval`` against
+        mode (both None when nothing is padded). They are checked as the call checks them (``cval`` against
         ``dtype``; ``mode="ignore"`` with a window of padding alone is a
         ValueError); the mode does not change the method.
 
@@ -789,11 +789,11 @@ def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64
     'rows'
     """
     v.check_choice(op, "op", v.REDUCTIONS + ("correlate", "convolve", "conv"))
-    shape = v.as_shape(shape)
+    shape, dtype = v.as_shape(shape), np.dtype(dtype)
     correlation = op in ("correlate", "convolve", "conv")
     if correlation and mode is None:
         mode = "constant"
-    mode, _ = v.boundary(mode, cval, np.dtype(dtype), "correlate" if correlation else "pool")
+    mode, _ = v.boundary(mode, cval, dtype, "correlate" if correlation else "pool")
     if op == "conv":
         weight = np.zeros(v.as_shape(window), dtype)
         x = np.broadcast_to(np.zeros((), bool), shape)  # a shape to check, no memory
@@ -806,7 +806,6 @@ def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64
         return dataclasses.replace(choice, layout="channels first, the batch axes folded",
                                    padding=None if geometry.is_valid else geometry.padding,
                                    mode=None if geometry.is_valid else mode)
-    dtype = np.dtype(dtype)
     if strides is None:
         strides = tuple(int(np.prod(shape[i + 1:])) * dtype.itemsize for i in range(len(shape)))
     elif len(strides) != len(shape):
