@@ -192,6 +192,28 @@ def test_counting_loops_add_a_nan_as_zero(method, dtype):
                 np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("method", ["separable", "van_herk"])
+@pytest.mark.parametrize("window", [(2, 127), (1, 255), (3, 85), (16, 16)])
+def test_counts_either_side_of_uint8(method, window):
+    """Windows of up to 254 elements count in uint8, larger ones in
+    float32 (kernels.rows.UINT8_COUNTS_MAX): min_count at, below and past
+    the window's size, and far past a uint8's range, says the same either
+    way."""
+    size = window[0] * window[1]
+    x = with_nans((20, 300), fraction=0.004, seed=5)
+    assert wk.kernels.UINT8_COUNTS_MAX == 254
+    for min_count in (0, 1, size - 1, size, size + 1, 256, 10 ** 6):
+        for reduce in ("sum", "mean"):
+            got = wk.pool(x, window, 1, reduce=reduce, method=method, nan_policy="omit",
+                          min_count=min_count)
+            want = omit_oracle(x, window, (1, 1), (0, 1), reduce, min_count)
+            np.testing.assert_array_equal(got, want, err_msg=f"{reduce} {min_count}")
+            if min_count == size - 1:  # full windows and windows one short both occur
+                assert np.isfinite(got).any() and np.isnan(
+                    wk.pool(x, window, 1, reduce=reduce, method=method, nan_policy="omit",
+                            min_count=size)).any()
+
+
 def test_counts_past_float32s_digits():
     """Windows of 2**24 elements and more are counted outside the counting
     loops (their float32 counts would round): exact either way."""

@@ -32,6 +32,7 @@ from .kernels import (
     NANMIN,
     PIXEL_CHANNELS_MAX,
     SUM,
+    UINT8_COUNTS_MAX,
     block_pool,
     correlate_rows,
     extreme_2x2_pool,
@@ -555,8 +556,12 @@ def pool_plan(shape, dtype, window, stride, axes, reduce, method, impl, strides=
         # The separable or van Herk loop that counts (block windows too
         # take the separable one).
         counting = held_van_herk_pool if method == "van_herk" else held_sum_pool
-        plan.loop = counting(row_uses_doubling(window3[2], stride3[2]))
-        plan.args = (window3, stride3, np.intp(step), reduce == "mean", np.intp(min_count))
+        size = math.prod(window3)
+        plan.loop = counting(row_uses_doubling(window3[2], stride3[2]), size <= UINT8_COUNTS_MAX)
+        # No window holds more than size values: a larger min_count says
+        # what size + 1 does, and fits the counts' dtype.
+        plan.args = (window3, stride3, np.intp(step), reduce == "mean",
+                     np.intp(min(min_count, size + 1)))
         return plan
     code = _REDUCE_CODES[reduce]
     if skip_nan:

@@ -31,7 +31,7 @@ from .direct import (
     padded_sum_pool,
     sum_pool,
 )
-from .rows import MAX, MIN, NANMAX, NANMIN, SEGMENT, SUM, row_uses_doubling
+from .rows import MAX, MIN, NANMAX, NANMIN, SEGMENT, SUM, UINT8_COUNTS_MAX, row_uses_doubling
 from .separable import (BLOCK_MAX, PIXEL_CHANNELS_MAX, block_pool, extreme_2x2_pool,
                         held_sum_pool, padded_separable_pool, separable_pool)
 from .van_herk import held_van_herk_pool, van_herk_pool
@@ -43,6 +43,6 @@ __all__ = [
     "separable_pool", "padded_separable_pool", "block_pool",
     "extreme_2x2_pool", "held_sum_pool", "held_van_herk_pool", "van_herk_pool",
     "row_uses_doubling", "MAX", "MIN", "SUM", "NANMAX",
-    "NANMIN", "SEGMENT",
+    "NANMIN", "SEGMENT", "UINT8_COUNTS_MAX",
     "BLOCK_MAX", "PIXEL_CHANNELS_MAX",
 ]

@@ -308,10 +308,13 @@ def padded_separable_pool(reduce, doubling, in_place=False):
 
 
 @functools.cache
-def held_sum_pool(doubling):
+def held_sum_pool(doubling, uint8_counts=False):
     """The separable loop for sums and means that skip NaN
     (nan_policy="omit"), its rows pooled by doubling spans (``doubling``)
-    or directly."""
+    or directly, its counts uint8 (``uint8_counts``, windows of at most
+    :data:`~windowkit.kernels.rows.UINT8_COUNTS_MAX` elements) or float32."""
+
+    count_type = np.uint8 if uint8_counts else np.float32
 
     @loop(separable_tasks)
     def held_sum_pool(x, window, stride, step, mean, min_count, first_task, stop_task, out):
@@ -325,8 +328,9 @@ def held_sum_pool(doubling):
         holds fewer than ``min_count`` values is NaN, else its sum, or
         with ``mean`` its sum divided by the count
         (:func:`~windowkit.kernels.rows.finish_held`). The counts are
-        float32, exact for windows below ``2**24`` elements (the plan keeps
-        to those). One task is one segment of an output row.
+        exact: uint8 for the factory's small windows, else float32, for
+        windows below ``2**24`` elements (the plan keeps to those). One
+        task is one segment of an output row.
         Cost per output: twice :func:`separable_pool`'s, in one pass over
         the input. Scratch: four segments.
         """
@@ -337,11 +341,11 @@ def held_sum_pool(doubling):
         per_segment, n_segments = segments(out_cols, extent, stride_cols, SEGMENT)
         span = (min(per_segment, out_cols) - 1) * stride_cols + extent
         column_space = np.empty(span, out.dtype)
-        count_space = np.empty(span, np.float32)
+        count_space = np.empty(span, count_type)
         scratch_space = np.empty(span, out.dtype)
-        count_scratch_space = np.empty(span, np.float32)
-        counted_space = np.empty(min(per_segment, out_cols), np.float32)
-        one = np.float32(1)
+        count_scratch_space = np.empty(span, count_type)
+        counted_space = np.empty(min(per_segment, out_cols), count_type)
+        one = count_type(1)
         # Tasks counted as in separable_pool.
         segment = first_task % n_segments
         r = first_task // n_segments % out_rows

@@ -141,24 +141,27 @@ def van_herk_pool(reduce, doubling, in_place=False):
 
 
 @functools.cache
-def held_van_herk_pool(doubling):
+def held_van_herk_pool(doubling, uint8_counts=False):
     """The van Herk loop for sums and means that skip NaN
     (nan_policy="omit"), its rows pooled by doubling spans (``doubling``)
-    or directly."""
+    or directly, its counts uint8 (``uint8_counts``) or float32, as
+    :func:`~windowkit.kernels.separable.held_sum_pool`'s."""
+
+    count_type = np.uint8 if uint8_counts else np.float32
 
     @loop(van_herk_tasks)
     def held_van_herk_pool(x, window, stride, step, mean, min_count, first_task, stop_task,
                            out):
         """:func:`van_herk_pool`'s sums with each window's values counted beside them.
 
-        Every suffix and prefix row has a float32 twin that counts the
+        Every suffix and prefix row has a twin that counts the
         values which are not NaN (a NaN adds zero to the sum:
         :func:`~windowkit.kernels.rows.held_depth_row`); an output row and
         its counts are each pooled along the row, and the window's result
         is NaN below ``min_count`` values, else its sum or (``mean``) its
         mean (:func:`~windowkit.kernels.rows.finish_held`). The arguments
         are :func:`~windowkit.kernels.separable.held_sum_pool`'s, and so is
-        the plan's limit on the window's size (float32 counts).
+        the counts' dtype and the plan's limit on the window's size.
         Cost per output: twice :func:`van_herk_pool`'s sums', in one pass
         over the input. Scratch: ``2 * window_rows + 5`` segments.
         """
@@ -172,13 +175,13 @@ def held_van_herk_pool(doubling):
         per_segment, n_segments = segments(out_cols, extent, stride_cols, size)
         span = (min(per_segment, out_cols) - 1) * stride_cols + extent
         suffix_space = np.empty((window_rows, span), out.dtype)
-        suffix_count_space = np.empty((window_rows, span), np.float32)
+        suffix_count_space = np.empty((window_rows, span), count_type)
         prefix_space = np.empty(span, out.dtype)
-        prefix_count_space = np.empty(span, np.float32)
+        prefix_count_space = np.empty(span, count_type)
         scratch_space = np.empty(span, out.dtype)
-        count_scratch_space = np.empty(span, np.float32)
-        counted_space = np.empty(min(per_segment, out_cols), np.float32)
-        one = np.float32(1)
+        count_scratch_space = np.empty(span, count_type)
+        counted_space = np.empty(min(per_segment, out_cols), count_type)
+        one = count_type(1)
         for task in range(first_task, stop_task):
             block_task = task // n_segments
             b = block_task // (out_depth * n_blocks)
