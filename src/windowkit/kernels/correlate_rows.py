@@ -21,8 +21,11 @@ def correlate_rows(x, weights, stride, step, first_task, stop_task, out):
     contiguous run of an input row (packed SIMD), accumulating into the
     output row. At column strides 2 to :data:`FULL_ROW_STRIDE_MAX` the row
     is summed at every column into a scratch row, and every stride-th sum
-    is kept; only the input rows an output row needs are read. One task is
-    one output row.
+    is kept; only the input rows an output row needs are read. A kernel
+    three columns wide at stride 1 takes its rows three at a time
+    (:func:`correlate_three_rows`: one pass over the output row for
+    nine weights; from three rows on the first pass writes the sums, so
+    they are not zeroed first). One task is one output row.
 
     The kernel's columns are ``step`` elements apart: 1, or for channels
     interleaved in the row (an RGB image, NHWC maps), the channel count,
@@ -31,8 +34,9 @@ def correlate_rows(x, weights, stride, step, first_task, stop_task, out):
     sums are kept (``step`` is 1 at strides above
     :data:`FULL_ROW_STRIDE_MAX`).
     Cost per output: one multiply-add per kernel element, vectorised
-    (:func:`correlate_row`); times the column stride at strides 2 to 8.
-    Scratch: one row at those strides.
+    (:func:`correlate_row`); times the column stride at strides 2 to 8;
+    one load and store of the output per pass (a third of them for
+    three-column kernels). Scratch: one row at those strides.
     """
     window_depth, window_rows, window_cols = weights.shape
     stride_depth, stride_rows, stride_cols = stride
