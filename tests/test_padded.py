@@ -739,6 +739,29 @@ def test_padded_rows_loop_is_the_textbook_loop_bitwise(dtype, monkeypatch):
                                   wk.correlate(x, kernel, 2, **call))
 
 
+@pytest.mark.parametrize("dtype", ["int32", "float32"])  # sums in 8-byte and 4-byte items
+def test_padded_separable_loop_on_rows_of_several_segments(dtype):
+    """Rows longer than a segment (kernels.rows.SEGMENT): the padded loop's
+    sums start each task's scratch rows at a 64-byte boundary, from the
+    first input column (past the padding in a row's first segment, at
+    its start in the others, the last one shorter), on inputs whose rows
+    start anywhere (a view one column into a wider array): bitwise the
+    valid separable loop on np.pad's copy, as for short rows."""
+    from windowkit.kernels import SEGMENT
+
+    rng = np.random.default_rng(41)
+    wide = (rng.random((3, 2 * SEGMENT + 700)) * 50).astype(dtype)
+    for x in (wide[:, :-1], wide[:, 1:]):  # rows starting at the array's start, and 1 item on
+        for reduce, mode in [("sum", "reflect"), ("mean", "constant"), ("sum", "wrap"),
+                             ("mean", "edge"), ("max", "symmetric")]:
+            got = wk.pool(x, (3, 7), 1, reduce=reduce, padding="same", mode=mode, cval=2,
+                          method="separable")
+            padded = np.pad(x, ((1, 1), (3, 3)), mode=mode,
+                            **({"constant_values": 2} if mode == "constant" else {}))
+            want = wk.pool(padded, (3, 7), 1, reduce=reduce, method="separable")
+            np.testing.assert_array_equal(got, want, strict=True, err_msg=f"{reduce} {mode}")
+
+
 @pytest.mark.parametrize("dtype", ["uint8", "int32", "float32", "float64"])
 def test_padded_separable_loop_is_the_valid_loop_on_the_padded_input(dtype, monkeypatch):
     """Beyond valid, undilated windows the separable loop takes the border
