@@ -10,7 +10,11 @@ cross-checks where their conventions match.
 """
 
 import itertools
+import os
 import re
+import subprocess
+import sys
+import textwrap
 import tracemalloc
 
 import numpy as np
@@ -760,6 +764,36 @@ def test_padded_separable_loop_on_rows_of_several_segments(dtype):
                             **({"constant_values": 2} if mode == "constant" else {}))
             want = wk.pool(padded, (3, 7), 1, reduce=reduce, method="separable")
             np.testing.assert_array_equal(got, want, strict=True, err_msg=f"{reduce} {mode}")
+
+
+def test_padded_separable_loop_stays_in_bounds(tmp_path):
+    """The padded separable loop's scratch rows (the sums' aligned start
+    included) and its reads of x stay in bounds: the previous test's
+    calls, and strides 1 and 2, run under Numba's bounds checking
+    (NUMBA_BOUNDSCHECK=1, with a cache directory of its own so that no
+    unchecked copy is loaded), in a process of their own. Without the
+    check a write past a scratch row can land where the next read finds
+    it, and the results still agree."""
+    script = textwrap.dedent("""
+        import numpy as np
+        import windowkit as wk
+        from windowkit.kernels import SEGMENT
+
+        rng = np.random.default_rng(41)
+        wide = (rng.random((3, 2 * SEGMENT + 700)) * 50).astype(np.float32)
+        for x in (wide[:, :-1], wide[:, 1:], np.ascontiguousarray(wide[:, :40])):
+            for reduce, mode, stride in [("sum", "reflect", 1), ("mean", "constant", 1),
+                                         ("max", "symmetric", 1), ("mean", "wrap", 2),
+                                         ("max", "ignore", 2)]:
+                got = wk.pool(x, (3, 7), stride, reduce=reduce, padding="same", mode=mode,
+                              method="separable")
+                assert got.shape == (-(-3 // stride), -(-x.shape[1] // stride)), got.shape
+        print("in bounds")
+    """)
+    env = dict(os.environ, NUMBA_BOUNDSCHECK="1", NUMBA_CACHE_DIR=str(tmp_path))
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True,
+                            text=True, timeout=600)
+    assert result.returncode == 0 and "in bounds" in result.stdout, result.stderr[-3000:]
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "int32", "float32", "float64"])
