@@ -754,9 +754,10 @@ def choose_method(op, shape, window, stride=None, *, axes=None, dtype=np.float64
         ``"constant"``): the method is the one the interior windows run
         (the border strips run the same on small pieces), ``.padding`` the
         ``(before, after)`` pairs the padding resolved to and ``.mode`` the
-        mode (both None when nothing is padded). They are checked as the call checks them (``cval`` against
-        ``dtype``; ``mode="ignore"`` with a window of padding alone is a
-        ValueError); the mode does not change the method.
+        mode (both None when nothing is padded). They are checked as the
+        call checks them (``cval`` against ``dtype``; ``mode="ignore"``
+        with a window of padding alone is a ValueError); the mode does not
+        change the method.
 
     Returns
     -------
